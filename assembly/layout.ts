@@ -1,0 +1,172 @@
+// The chip's dimensions (read once from the host's CONFIG block) and the offsets of every region
+// of the memory map (src/chip/memory-map.ts is the source of truth; map.generated.ts mirrors it).
+import {
+  CONFIG_OFFSET, MAP_BASE, CONTROL_OFFSET, CONTROL_BYTES, REGION_COUNT, STATE_BYTES, QSTATE_BYTES,
+  PLANE_META_BYTES, STREAM_META_BYTES, TRACE_EVENT_BYTES,
+  CFG_LANES, CFG_STREAMS_PER_DIRECTION, CFG_POSITIONS, CFG_QUEUES, CFG_MEM_SLICES, CFG_MEM_VECTORS_PER_SLICE,
+  CFG_MEM_PORTS, CFG_PLANES, CFG_ALUS, CFG_HOP_CYCLES, CFG_D_MEM_READ, CFG_D_VXM_ALU, CFG_D_VXM_LARGE, CFG_D_MXM,
+  CFG_D_SXM, CFG_D_SXM_REDUCE, CFG_MXM_INSTALL_ROWS, CFG_MAX_INSTRUCTIONS, CFG_SUPERLANES, CFG_TRACE_CAPACITY,
+  CFG_FUNCTIONAL, CFG_CHECKED,
+  REGION_PROGRAM, REGION_SCRATCH, REGION_TRACE, REGION_STATE, REGION_QSTATE, REGION_STREAM_META,
+  REGION_STREAM_STATS, REGION_PORTS, REGION_MXM, REGION_VXM, REGION_STREAM_DATA, REGION_SRAM,
+} from './map.generated';
+
+export let LANES: i32 = 0;
+export let S: i32 = 0; // streams per direction
+export let NSTREAMS: i32 = 0; // 2 * S
+export let POSITIONS: i32 = 0;
+export let NQUEUES: i32 = 0;
+export let MEM_SLICES: i32 = 0;
+export let MEM_VECTORS: i32 = 0;
+export let MEM_PORTS: i32 = 0;
+export let PLANES: i32 = 0;
+export let ALUS: i32 = 0;
+export let HOP: i32 = 0;
+export let D_MEM_READ: i32 = 0;
+export let D_VXM_ALU: i32 = 0;
+export let D_VXM_LARGE: i32 = 0;
+export let D_MXM: i32 = 0;
+export let D_SXM: i32 = 0;
+export let D_SXM_REDUCE: i32 = 0;
+export let INSTALL_ROWS: i32 = 0;
+export let MAX_INSTR: i32 = 0;
+export let SUPERLANES: i32 = 0;
+export let TRACE_CAP: i32 = 0;
+export let FUNCTIONAL: bool = true;
+export let CHECKED: bool = false;
+
+/** Slots per stream ring (power of two, more than any value's flight plus the longest delay). */
+export let RING: i32 = 0;
+export let RING_MASK: i32 = 0;
+/** Bytes of one MXM plane's record: weights, accumulators, installed-row flags, meta. */
+export let PLANE_BYTES: usize = 0;
+export let PLANE_ACC: usize = 0;
+export let PLANE_ROWS: usize = 0;
+export let PLANE_META: usize = 0;
+export let ALU_BYTES: usize = 0;
+
+// Region offsets (absolute addresses in linear memory).
+export let PROGRAM: usize = 0;
+export let SCRATCH: usize = 0;
+export let TRACE: usize = 0;
+export let STATE: usize = 0;
+export let QSTATE: usize = 0;
+export let STREAM_META: usize = 0;
+export let STREAM_STATS: usize = 0;
+export let PORTS: usize = 0;
+export let MXM: usize = 0;
+export let VXM: usize = 0;
+export let STREAM_DATA: usize = 0;
+export let SRAM: usize = 0;
+export let END: usize = 0;
+
+// Scratch buffers: three element arrays of LANES x 8 bytes (f64/i64 capable) and a pointer table.
+export let BUF_A: usize = 0;
+export let BUF_B: usize = 0;
+export let BUF_C: usize = 0;
+export let PTRS: usize = 0; // up to 64 plane pointers
+
+const offsets = memory.data(REGION_COUNT * 8, 8);
+const sizes = memory.data(REGION_COUNT * 8, 8);
+
+function cfg(slot: i32): i32 {
+  return load<i32>(CONFIG_OFFSET + (<usize>slot << 2));
+}
+
+function align64(x: usize): usize {
+  return (x + 63) & ~(<usize>63);
+}
+
+let cursor: usize = 0;
+function place(region: i32, bytes: usize): usize {
+  const at = align64(cursor);
+  store<u64>(offsets + (<usize>region << 3), <u64>at);
+  store<u64>(sizes + (<usize>region << 3), <u64>bytes);
+  cursor = at + bytes;
+  return at;
+}
+
+/** Reads the CONFIG block, lays out the regions and grows memory once. Returns 0, or -1 if the
+ * chip does not fit in a 32-bit Wasm memory, -2 if AssemblyScript's static data overlap the map. */
+export function initLayout(): i32 {
+  if (__heap_base > MAP_BASE) return -2;
+  LANES = cfg(CFG_LANES);
+  S = cfg(CFG_STREAMS_PER_DIRECTION);
+  NSTREAMS = 2 * S;
+  POSITIONS = cfg(CFG_POSITIONS);
+  NQUEUES = cfg(CFG_QUEUES);
+  MEM_SLICES = cfg(CFG_MEM_SLICES);
+  MEM_VECTORS = cfg(CFG_MEM_VECTORS_PER_SLICE);
+  MEM_PORTS = cfg(CFG_MEM_PORTS);
+  PLANES = cfg(CFG_PLANES);
+  ALUS = cfg(CFG_ALUS);
+  HOP = cfg(CFG_HOP_CYCLES);
+  D_MEM_READ = cfg(CFG_D_MEM_READ);
+  D_VXM_ALU = cfg(CFG_D_VXM_ALU);
+  D_VXM_LARGE = cfg(CFG_D_VXM_LARGE);
+  D_MXM = cfg(CFG_D_MXM);
+  D_SXM = cfg(CFG_D_SXM);
+  D_SXM_REDUCE = cfg(CFG_D_SXM_REDUCE);
+  INSTALL_ROWS = cfg(CFG_MXM_INSTALL_ROWS);
+  MAX_INSTR = cfg(CFG_MAX_INSTRUCTIONS);
+  SUPERLANES = cfg(CFG_SUPERLANES);
+  TRACE_CAP = cfg(CFG_TRACE_CAPACITY);
+  FUNCTIONAL = cfg(CFG_FUNCTIONAL) != 0;
+  CHECKED = cfg(CFG_CHECKED) != 0;
+
+  let maxDelay = D_MEM_READ;
+  if (D_VXM_ALU > maxDelay) maxDelay = D_VXM_ALU;
+  if (D_VXM_LARGE > maxDelay) maxDelay = D_VXM_LARGE;
+  if (D_MXM > maxDelay) maxDelay = D_MXM;
+  if (D_SXM > maxDelay) maxDelay = D_SXM;
+  if (D_SXM_REDUCE > maxDelay) maxDelay = D_SXM_REDUCE;
+  const span = POSITIONS * HOP + maxDelay + 2;
+  RING = 1;
+  while (RING < span) RING <<= 1;
+  RING_MASK = RING - 1;
+
+  const L = <usize>LANES;
+  PLANE_ACC = L * L;
+  PLANE_ROWS = PLANE_ACC + L * 4;
+  PLANE_META = PLANE_ROWS + L;
+  PLANE_BYTES = align64(PLANE_META + PLANE_META_BYTES);
+  ALU_BYTES = align64(L * 4 + 8);
+
+  cursor = CONTROL_OFFSET + CONTROL_BYTES;
+  PROGRAM = place(REGION_PROGRAM, <usize>MAX_INSTR * 16);
+  SCRATCH = place(REGION_SCRATCH, L * 8 * 3 + 64 * 8);
+  BUF_A = SCRATCH;
+  BUF_B = SCRATCH + L * 8;
+  BUF_C = SCRATCH + L * 16;
+  PTRS = SCRATCH + L * 24;
+  TRACE = place(REGION_TRACE, <usize>TRACE_CAP * TRACE_EVENT_BYTES);
+  STATE = place(REGION_STATE, STATE_BYTES);
+  QSTATE = place(REGION_QSTATE, <usize>NQUEUES * QSTATE_BYTES);
+  STREAM_META = place(REGION_STREAM_META, <usize>NSTREAMS * <usize>RING * STREAM_META_BYTES);
+  STREAM_STATS = place(REGION_STREAM_STATS, <usize>NSTREAMS * 8);
+  PORTS = place(REGION_PORTS, <usize>MEM_SLICES * 2 * 16);
+  MXM = place(REGION_MXM, <usize>PLANES * PLANE_BYTES);
+  VXM = place(REGION_VXM, <usize>ALUS * ALU_BYTES);
+  const payload: usize = FUNCTIONAL ? 1 : 0;
+  STREAM_DATA = place(REGION_STREAM_DATA, payload * <usize>NSTREAMS * <usize>RING * L);
+  // SRAM is 64-bit-sized to detect overflow of the 4 GiB space before it wraps.
+  const sramBytes: u64 = <u64>payload * <u64>MEM_SLICES * <u64>MEM_VECTORS * <u64>L;
+  const end: u64 = <u64>align64(cursor) + sramBytes;
+  if (end > 0xFFFF0000) return -1;
+  SRAM = place(REGION_SRAM, <usize>sramBytes);
+  END = align64(cursor);
+  const pages = <i32>((END + 0xFFFF) >> 16);
+  const have = memory.size();
+  if (pages > have) {
+    if (memory.grow(pages - have) < 0) return -1;
+  }
+  return 0;
+}
+
+export function regionOffsetOf(region: i32): usize {
+  return <usize>load<u64>(offsets + (<usize>region << 3));
+}
+
+export function regionSizeOf(region: i32): usize {
+  return <usize>load<u64>(sizes + (<usize>region << 3));
+}

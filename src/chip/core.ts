@@ -1,0 +1,377 @@
+// The host side of one chip: configures a core instance for a chip preset, places a program and
+// its SRAM image, runs it, and reads state back through views over the memory map. It works in
+// Node and in the browser alike (no file system here: the caller passes the Wasm bytes).
+import type { ChipConfig } from './config.js';
+import { floorplan, UNIT_CODES, type Floorplan } from './floorplan.js';
+import {
+  CONFIG, CONFIG_OFFSET, QUEUE_DESC, QUEUE_DESC_OFFSET, QUEUE_DESC_BYTES, MAX_QUEUES, CONTROL_OFFSET,
+  MAX_BREAKPOINTS, REGION, STATE, QSTATE, QSTATE_BYTES, PLANE, planeLayout,
+} from './memory-map.js';
+import { instantiateCore, type CoreExports } from './wasm.js';
+import type { Program, Tensor } from '../asm/program.js';
+import { dtypeByName } from '../isa/dtypes.js';
+import { ERRORS, STOP, BREAKPOINTS, INSTRUCTION_BYTES } from '../isa/table.js';
+import { decodeElements } from '../util/numerics.js';
+import { SfError } from '../util/errors.js';
+
+export interface CoreOptions {
+  /** Compute values (default) or only time the schedule. */
+  functional?: boolean;
+  /** Report the hazards marked "checked" in the ISA table. */
+  checked?: boolean;
+  /** Capacity of the instruction store (default: 1 << 20). */
+  maxInstructions?: number;
+  /** Issue events kept for the debugger's timeline (default 0: off). */
+  traceCapacity?: number;
+}
+
+export interface CoreError {
+  code: number;
+  name: string;
+  cycle: number;
+  queue: string;
+  pc: number;
+  stream: number;
+  a: number;
+  b: number;
+}
+
+export type BreakpointKind = (typeof BREAKPOINTS)[number]['name'];
+export interface Breakpoint {
+  kind: BreakpointKind;
+  a: number;
+  b?: number;
+  c?: number;
+}
+
+export interface QueueStats {
+  name: string;
+  unit: string;
+  slice: string;
+  busy: number;
+  issued: number;
+  status: number;
+  pc: number;
+}
+
+export class Core {
+  readonly chip: ChipConfig;
+  readonly plan: Floorplan;
+  readonly functional: boolean;
+  readonly checked: boolean;
+  private readonly x: CoreExports;
+  private program: Program | null = null;
+  /** Queue id -> index in program.queues (or -1). */
+  private queueProgram: number[] = [];
+
+  private constructor(chip: ChipConfig, x: CoreExports, opts: CoreOptions) {
+    this.chip = chip;
+    this.plan = floorplan(chip);
+    this.x = x;
+    this.functional = opts.functional ?? true;
+    this.checked = opts.checked ?? false;
+  }
+
+  static async create(chip: ChipConfig, wasm: Uint8Array | WebAssembly.Module, opts: CoreOptions = {}): Promise<Core> {
+    const x = await instantiateCore(wasm);
+    const core = new Core(chip, x, opts);
+    core.configure(opts);
+    return core;
+  }
+
+  private i32(): Int32Array {
+    return new Int32Array(this.x.memory.buffer);
+  }
+
+  private configure(opts: CoreOptions): void {
+    const c = this.chip;
+    const plan = this.plan;
+    if (plan.queues.length > MAX_QUEUES) throw new SfError(`chip has ${plan.queues.length} queues; the core holds at most ${MAX_QUEUES}`, c.file);
+    const m = this.i32();
+    const cfg = (slot: number, v: number) => (m[CONFIG_OFFSET / 4 + slot] = v);
+    cfg(CONFIG.lanes, c.lanes);
+    cfg(CONFIG.streamsPerDirection, c.streamsPerDirection);
+    cfg(CONFIG.positions, plan.positions);
+    cfg(CONFIG.queues, plan.queues.length);
+    cfg(CONFIG.memSlices, plan.memSlices.length);
+    cfg(CONFIG.memVectorsPerSlice, c.memVectorsPerSlice);
+    cfg(CONFIG.memPorts, c.memPorts);
+    cfg(CONFIG.planes, 2 * c.mxmPlanesPerHemisphere);
+    cfg(CONFIG.alus, c.vxmAlus);
+    cfg(CONFIG.hopCycles, c.hopCycles);
+    cfg(CONFIG.dMemRead, c.delays.memRead);
+    cfg(CONFIG.dVxmAlu, c.delays.vxmAlu);
+    cfg(CONFIG.dVxmLarge, c.delays.vxmLarge);
+    cfg(CONFIG.dMxm, c.delays.mxm);
+    cfg(CONFIG.dSxm, c.delays.sxm);
+    cfg(CONFIG.dSxmReduce, c.delays.sxmReduce);
+    cfg(CONFIG.mxmInstallRows, c.mxmInstallRows);
+    cfg(CONFIG.maxInstructions, opts.maxInstructions ?? 1 << 20);
+    cfg(CONFIG.superlanes, c.superlanes);
+    cfg(CONFIG.traceCapacity, opts.traceCapacity ?? 0);
+    cfg(CONFIG.functional, this.functional ? 1 : 0);
+    cfg(CONFIG.checked, this.checked ? 1 : 0);
+    for (const q of plan.queues) {
+      const base = (QUEUE_DESC_OFFSET + q.id * QUEUE_DESC_BYTES) / 4;
+      m[base + QUEUE_DESC.unit] = UNIT_CODES[q.unit];
+      m[base + QUEUE_DESC.position] = q.position;
+      m[base + QUEUE_DESC.unitIndex] = q.unitIndex;
+      m[base + QUEUE_DESC.progStart] = 0;
+      m[base + QUEUE_DESC.progLen] = 0;
+    }
+    m[CONTROL_OFFSET / 4] = 0;
+    const r = this.x.init();
+    if (r === -1) throw new SfError(`chip "${c.name}" does not fit in a 32-bit WebAssembly memory`, c.file);
+    if (r !== 0) throw new SfError(`core layout failed (${r})`, c.file);
+    this.x.reset();
+  }
+
+  region(id: number): { offset: number; size: number } {
+    return { offset: this.x.regionOffset(id) >>> 0, size: this.x.regionSize(id) >>> 0 };
+  }
+
+  get memory(): WebAssembly.Memory {
+    return this.x.memory;
+  }
+
+  /** Places a program: its instructions into the queues, its tensors into SRAM; then resets. */
+  load(program: Program): void {
+    const plan = this.plan;
+    const m = this.i32();
+    const prog = this.region(REGION.PROGRAM);
+    const cap = prog.size / INSTRUCTION_BYTES;
+    const total = program.queues.reduce((n, q) => n + q.code.length / INSTRUCTION_BYTES, 0);
+    if (total > cap) throw new SfError(`program has ${total} instructions; the core holds ${cap}`, program.source ?? undefined);
+    const bytes = new Uint8Array(this.x.memory.buffer);
+    this.queueProgram = plan.queues.map(() => -1);
+    for (const q of plan.queues) {
+      const base = (QUEUE_DESC_OFFSET + q.id * QUEUE_DESC_BYTES) / 4;
+      m[base + QUEUE_DESC.progStart] = 0;
+      m[base + QUEUE_DESC.progLen] = 0;
+    }
+    let at = 0;
+    program.queues.forEach((qp, i) => {
+      const q = plan.queueByName.get(qp.name);
+      if (!q) throw new SfError(`queue "${qp.name}" does not exist on chip "${this.chip.name}"`, program.source ?? undefined);
+      const n = qp.code.length / INSTRUCTION_BYTES;
+      bytes.set(qp.code, prog.offset + at * INSTRUCTION_BYTES);
+      const base = (QUEUE_DESC_OFFSET + q.id * QUEUE_DESC_BYTES) / 4;
+      m[base + QUEUE_DESC.progStart] = at;
+      m[base + QUEUE_DESC.progLen] = n;
+      this.queueProgram[q.id] = i;
+      at += n;
+    });
+    this.program = program;
+    this.placeTensors();
+    this.x.reset();
+  }
+
+  /** Back to cycle 0 with the program's initial SRAM image. */
+  reset(): void {
+    if (this.program) this.placeTensors();
+    this.x.reset();
+  }
+
+  private placeTensors(): void {
+    if (!this.functional || !this.program) return;
+    this.x.clearSram();
+    for (const t of this.program.tensors) if (t.data) this.writeTensorBytes(t, t.data);
+  }
+
+  /** SRAM byte offset of (slice name, vector address). */
+  private vectorOffset(slice: string, addr: number): number {
+    const idx = this.plan.memSlices.findIndex((s) => s.name === slice);
+    if (idx < 0) throw new SfError(`no MEM slice "${slice}" on chip "${this.chip.name}"`);
+    if (addr < 0 || addr >= this.chip.memVectorsPerSlice) throw new SfError(`address ${addr} is outside slice ${slice} (0..${this.chip.memVectorsPerSlice - 1})`);
+    return this.region(REGION.SRAM).offset + (idx * this.chip.memVectorsPerSlice + addr) * this.chip.lanes;
+  }
+
+  private planeLocation(t: Tensor, row: number, k: number): number {
+    const bytes = dtypeByName(t.dtype)!.bytes;
+    const pps = bytes / t.placement.length;
+    const p = t.placement[Math.floor(k / pps)];
+    return this.vectorOffset(p.slice, p.addr + row * pps + (k % pps));
+  }
+
+  private writeTensorBytes(t: Tensor, data: Uint8Array): void {
+    const bytes = dtypeByName(t.dtype)!.bytes;
+    const [rows, cols] = t.shape;
+    if (cols > this.chip.lanes) throw new SfError(`tensor "${t.name}" has ${cols} columns; chip "${this.chip.name}" has ${this.chip.lanes} lanes`);
+    const mem = new Uint8Array(this.x.memory.buffer);
+    for (let r = 0; r < rows; r++) {
+      for (let k = 0; k < bytes; k++) {
+        const off = this.planeLocation(t, r, k);
+        for (let c = 0; c < cols; c++) mem[off + c] = data[(r * cols + c) * bytes + k];
+      }
+    }
+  }
+
+  /** A tensor's current bytes (row-major, little-endian elements). */
+  readTensorBytes(name: string): Uint8Array {
+    const t = this.tensor(name);
+    const bytes = dtypeByName(t.dtype)!.bytes;
+    const [rows, cols] = t.shape;
+    const out = new Uint8Array(rows * cols * bytes);
+    if (!this.functional) return out;
+    const mem = new Uint8Array(this.x.memory.buffer);
+    for (let r = 0; r < rows; r++) {
+      for (let k = 0; k < bytes; k++) {
+        const off = this.planeLocation(t, r, k);
+        for (let c = 0; c < cols; c++) out[(r * cols + c) * bytes + k] = mem[off + c];
+      }
+    }
+    return out;
+  }
+
+  readTensor(name: string): { dtype: string; shape: [number, number]; values: number[] } {
+    const t = this.tensor(name);
+    return { dtype: t.dtype, shape: t.shape, values: decodeElements(t.dtype, this.readTensorBytes(name)) };
+  }
+
+  tensor(name: string): Tensor {
+    const t = this.program?.tensors.find((x) => x.name === name);
+    if (!t) throw new SfError(`no tensor named "${name}" in the program`);
+    return t;
+  }
+
+  /** Runs until `limit` (absolute cycle, exclusive), halt, breakpoint or error. */
+  run(limit = Infinity): number {
+    return this.x.run(Number.isFinite(limit) ? limit : 1e19);
+  }
+
+  /** Executes n more cycles (or stops earlier). */
+  step(n = 1): number {
+    return this.run(this.cycle + n);
+  }
+
+  get cycle(): number {
+    return this.x.cycle();
+  }
+
+  get stopReason(): number {
+    return this.x.stopReason();
+  }
+
+  get halted(): boolean {
+    return (this.x.stopReason() & STOP.HALT) !== 0;
+  }
+
+  /** Cycles the program took: the last HALT's cycle plus the superlane stagger (the last
+   * superlane finishes superlanes-1 cycles after the first). Only meaningful once halted. */
+  get programCycles(): number {
+    return Math.max(0, this.x.lastHalt()) + this.x.staggerCycles();
+  }
+
+  private stateI32(byteOffset: number): number {
+    return this.i32()[(this.region(REGION.STATE).offset + byteOffset) / 4];
+  }
+
+  private stateI64(byteOffset: number): number {
+    const v = new DataView(this.x.memory.buffer);
+    return Number(v.getBigInt64(this.region(REGION.STATE).offset + byteOffset, true));
+  }
+
+  error(): CoreError | null {
+    const code = this.stateI32(STATE.errCode);
+    if (!code) return null;
+    const q = this.stateI32(STATE.errQueue);
+    return {
+      code,
+      name: ERRORS.find((e) => e.code === code)?.name ?? `ERROR_${code}`,
+      cycle: this.stateI64(STATE.errCycle),
+      queue: this.plan.queues[q]?.name ?? `#${q}`,
+      pc: this.stateI32(STATE.errPc),
+      stream: this.stateI32(STATE.errStream),
+      a: this.stateI32(STATE.errA),
+      b: this.stateI32(STATE.errB),
+    };
+  }
+
+  /** Index of the breakpoint that stopped the last run, or -1. */
+  get breakpointHit(): number {
+    return this.stateI32(STATE.bpHit);
+  }
+
+  setBreakpoints(bps: Breakpoint[]): void {
+    if (bps.length > MAX_BREAKPOINTS) throw new SfError(`at most ${MAX_BREAKPOINTS} breakpoints`);
+    const m = this.i32();
+    const base = CONTROL_OFFSET / 4;
+    m[base] = bps.length;
+    bps.forEach((bp, i) => {
+      const kind = BREAKPOINTS.find((b) => b.name === bp.kind);
+      if (!kind) throw new SfError(`unknown breakpoint kind "${bp.kind}"`);
+      m[base + 4 + i * 4] = kind.code;
+      m[base + 4 + i * 4 + 1] = bp.a;
+      m[base + 4 + i * 4 + 2] = bp.b ?? 0;
+      m[base + 4 + i * 4 + 3] = bp.c ?? 0;
+    });
+  }
+
+  queueStats(): QueueStats[] {
+    const v = new DataView(this.x.memory.buffer);
+    const base = this.region(REGION.QSTATE).offset;
+    return this.plan.queues.map((q) => {
+      const o = base + q.id * QSTATE_BYTES;
+      return {
+        name: q.name, unit: q.unit, slice: q.slice.name,
+        busy: Number(v.getBigInt64(o + QSTATE.busy, true)),
+        issued: Number(v.getBigInt64(o + QSTATE.issued, true)),
+        status: v.getInt32(o + QSTATE.status, true),
+        pc: v.getInt32(o + QSTATE.pc, true),
+      };
+    });
+  }
+
+  /** Bytes written onto each stream (id order). */
+  streamBytes(): number[] {
+    const v = new DataView(this.x.memory.buffer);
+    const base = this.region(REGION.STREAM_STATS).offset;
+    return Array.from({ length: 2 * this.chip.streamsPerDirection }, (_, s) => Number(v.getBigInt64(base + s * 8, true)));
+  }
+
+  /** Multiply-accumulates performed by each MXM plane. */
+  planeMacs(): number[] {
+    const v = new DataView(this.x.memory.buffer);
+    const base = this.region(REGION.MXM).offset;
+    const pl = planeLayout(this.chip.lanes);
+    return Array.from({ length: 2 * this.chip.mxmPlanesPerHemisphere }, (_, p) =>
+      Number(v.getBigInt64(base + p * pl.bytes + pl.meta + PLANE.macs, true)));
+  }
+
+  get instructionsIssued(): number {
+    return this.stateI64(STATE.issued);
+  }
+
+  /** The instruction index queue `name` issues next, and the source line of an instruction. */
+  sourceOf(queue: string, pc: number): { line: number; col: number } | null {
+    const qp = this.program?.queues.find((q) => q.name === queue);
+    return qp?.lines[pc] ?? null;
+  }
+
+  /** 64-bit hash of the machine state as 16 hex digits. */
+  hash(): string {
+    const lo = this.x.stateHash() >>> 0;
+    const hi = this.x.stateHashHigh() >>> 0;
+    return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
+  }
+
+  snapshot(): Uint8Array {
+    const s = this.x.stateStart() >>> 0;
+    const e = this.x.stateEnd() >>> 0;
+    return new Uint8Array(this.x.memory.buffer, s, e - s).slice();
+  }
+
+  restore(snap: Uint8Array): void {
+    const s = this.x.stateStart() >>> 0;
+    new Uint8Array(this.x.memory.buffer, s, snap.length).set(snap);
+    this.x.restored();
+  }
+
+  issueCyclesOf(op: number, dt: number, a: number): number {
+    return this.x.issueCyclesOf(op, dt, a);
+  }
+
+  get loadedProgram(): Program | null {
+    return this.program;
+  }
+}

@@ -1,0 +1,372 @@
+// Chip presets: JSON files that describe one chip, validated and derived into a ChipConfig.
+//
+// A preset is a JSON object. Each figure is either a plain value or a figure object
+//   { "value": ..., "kind": "published" | "derived" | "assumption", "source": "...", "note": "..." }
+// Shipped presets (presets/chips/*.json) use the object form for every figure, so that each one
+// carries where it came from; user presets may use plain values (recorded as assumptions).
+// "delays" is a group of figures, not a figure itself. "$comment" is allowed and ignored.
+// Every problem is an SfError with a one-line message naming the file and the field path.
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DTYPE_NAMES, type DtypeName } from '../isa/dtypes.js';
+import { at, SfError } from '../util/errors.js';
+import type { ChipConfig, Delays, Provenance } from './config.js';
+
+/** The presets folder: ../../presets/chips/ from src/chip/ and from dist/chip/ alike. */
+const PRESETS_DIR = new URL('../../presets/chips/', import.meta.url);
+
+/** Shipped presets in the order they are listed to users (any other shipped files follow, sorted). */
+const SHIPPED_ORDER = ['tsp-v1', 'tiny'];
+
+/** Total SRAM the Wasm32 core can hold: 1.5 GiB. */
+export const MAX_SRAM_BYTES = 1.5 * 1024 * 1024 * 1024;
+export const MAX_LANES = 1024;
+
+const KINDS = ['published', 'derived', 'assumption'] as const;
+const FIGURE_KEYS = ['value', 'kind', 'source', 'note'];
+const MXM_DTYPES: readonly DtypeName[] = ['int8', 'fp16', 'bf16'];
+
+type Limits = { min: number; max: number };
+type ScalarField = Exclude<keyof ChipConfig, 'name' | 'description' | 'lanes' | 'mxmDtypes' | 'vxmDtypes' | 'delays' | 'provenance' | 'file'>;
+
+/** Integer figures and their static ranges (mxmInstallRows' upper bound depends on streamsPerDirection). */
+const INT_FIELDS: Record<Exclude<ScalarField, 'clockHz'>, Limits> = {
+  superlanes: { min: 1, max: 64 },
+  lanesPerSuperlane: { min: 1, max: 64 },
+  streamsPerDirection: { min: 1, max: 64 },
+  memSlicesPerHemisphere: { min: 1, max: 128 },
+  memVectorsPerSlice: { min: 1, max: 1048576 },
+  memPorts: { min: 1, max: 8 },
+  vxmAlus: { min: 1, max: 64 },
+  mxmPlanesPerHemisphere: { min: 1, max: 8 },
+  mxmInstallRows: { min: 1, max: 128 },
+  hopCycles: { min: 1, max: 16 },
+};
+const CLOCK: Limits = { min: 1e6, max: 1e11 };
+const DELAY_KEYS: readonly (keyof Delays)[] = ['memRead', 'vxmAlu', 'vxmLarge', 'mxm', 'sxm', 'sxmReduce'];
+const DELAY_LIMITS: Limits = { min: 1, max: 64 };
+
+/** Top-level fields in file order. */
+const TOP_FIELDS = [
+  'name',
+  'description',
+  'clockHz',
+  'superlanes',
+  'lanesPerSuperlane',
+  'streamsPerDirection',
+  'memSlicesPerHemisphere',
+  'memVectorsPerSlice',
+  'memPorts',
+  'vxmAlus',
+  'mxmPlanesPerHemisphere',
+  'mxmInstallRows',
+  'mxmDtypes',
+  'vxmDtypes',
+  'hopCycles',
+  'delays',
+] as const;
+
+/** Every figure's field path, in file order (what provenance is keyed by, besides the derived "lanes"). */
+export const FIGURE_PATHS: readonly string[] = [
+  ...TOP_FIELDS.filter((f) => f !== 'name' && f !== 'description' && f !== 'delays'),
+  ...DELAY_KEYS.map((k) => `delays.${k}`),
+];
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A short, one-line rendering of a bad value for messages. */
+function show(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (Array.isArray(v)) return v.length === 0 ? '[]' : clip(JSON.stringify(v));
+  if (isObject(v)) return 'an object';
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+  return clip(JSON.stringify(v) ?? String(v));
+}
+
+function clip(s: string): string {
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+class Reader {
+  readonly provenance: Record<string, Provenance> = {};
+  constructor(readonly file: string) {}
+
+  fail(path: string, message: string): never {
+    throw new SfError(`field "${path}": ${message}`, this.file);
+  }
+
+  /** Reject keys not in `allowed` ("$comment" is always allowed). */
+  checkKeys(obj: Record<string, unknown>, allowed: readonly string[], group?: string): void {
+    for (const key of Object.keys(obj)) {
+      if (key === '$comment' || allowed.includes(key)) continue;
+      const path = group ? `${group}.${key}` : key;
+      if (!group && key === 'lanes') {
+        throw new SfError(`field "lanes" is derived (superlanes x lanesPerSuperlane); remove it from the preset`, this.file);
+      }
+      const where = group ? ` in "${group}"` : '';
+      throw new SfError(`unknown field "${path}"; allowed fields${where}: ${allowed.join(', ')}, $comment`, this.file);
+    }
+  }
+
+  /** Unwrap a figure (plain or object form), recording its provenance. `expect` describes the value for messages. */
+  figure(obj: Record<string, unknown>, key: string, path: string, expect: string): unknown {
+    if (!(key in obj)) this.fail(path, `missing; required: ${expect}`);
+    const raw = obj[key];
+    if (!isObject(raw)) {
+      this.provenance[path] = { kind: 'assumption', source: `user preset ${this.file}` };
+      return raw;
+    }
+    for (const k of Object.keys(raw)) {
+      if (!FIGURE_KEYS.includes(k)) {
+        this.fail(path, `unknown key "${k}" in figure object; allowed keys: ${FIGURE_KEYS.join(', ')}`);
+      }
+    }
+    if (!('value' in raw)) this.fail(path, `figure object needs "value" (${expect})`);
+    let kind: Provenance['kind'] = 'assumption';
+    if ('kind' in raw) {
+      if (typeof raw.kind !== 'string' || !(KINDS as readonly string[]).includes(raw.kind)) {
+        this.fail(`${path}.kind`, `must be one of ${KINDS.join(', ')}, got ${show(raw.kind)}`);
+      }
+      kind = raw.kind as Provenance['kind'];
+    }
+    let source = `user preset ${this.file}`;
+    if ('source' in raw) {
+      if (typeof raw.source !== 'string' || raw.source.trim() === '') {
+        this.fail(`${path}.source`, `must be a nonempty string, got ${show(raw.source)}`);
+      }
+      source = raw.source;
+    }
+    const prov: Provenance = { kind, source };
+    if ('note' in raw) {
+      if (typeof raw.note !== 'string') this.fail(`${path}.note`, `must be a string, got ${show(raw.note)}`);
+      prov.note = raw.note;
+    }
+    this.provenance[path] = prov;
+    return raw.value;
+  }
+
+  int(obj: Record<string, unknown>, key: string, path: string, lim: Limits): number {
+    const expect = `an integer in ${lim.min}..${lim.max}`;
+    const v = this.figure(obj, key, path, expect);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < lim.min || v > lim.max) {
+      this.fail(path, `must be ${expect}, got ${show(v)}`);
+    }
+    return v;
+  }
+
+  num(obj: Record<string, unknown>, key: string, path: string, lim: Limits): number {
+    const expect = `a finite number in ${lim.min}..${lim.max}`;
+    const v = this.figure(obj, key, path, expect);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < lim.min || v > lim.max) {
+      this.fail(path, `must be ${expect}, got ${show(v)}`);
+    }
+    return v;
+  }
+
+  dtypes(obj: Record<string, unknown>, key: string, allowed: readonly DtypeName[]): DtypeName[] {
+    const expect = `a nonempty list of distinct dtypes from ${allowed.join(', ')}`;
+    const v = this.figure(obj, key, key, expect);
+    if (!Array.isArray(v) || v.length === 0) this.fail(key, `must be ${expect}, got ${show(v)}`);
+    const out: DtypeName[] = [];
+    v.forEach((d, i) => {
+      const path = `${key}[${i}]`;
+      if (typeof d !== 'string') this.fail(path, `must be a dtype name (${allowed.join(', ')}), got ${show(d)}`);
+      if (!(allowed as readonly string[]).includes(d)) {
+        const why = (DTYPE_NAMES as readonly string[]).includes(d) ? 'dtype not allowed here' : 'unknown dtype';
+        this.fail(path, `${why} ${show(d)}; allowed: ${allowed.join(', ')}`);
+      }
+      if (out.includes(d as DtypeName)) this.fail(path, `duplicate dtype ${show(d)}; list each dtype once`);
+      out.push(d as DtypeName);
+    });
+    return out;
+  }
+
+  text(obj: Record<string, unknown>, key: string, fallback: string | undefined): string {
+    if (!(key in obj)) {
+      if (fallback !== undefined) return fallback;
+      this.fail(key, 'missing; required: a nonempty string');
+    }
+    const v = obj[key];
+    if (typeof v !== 'string' || (fallback === undefined && v.trim() === '')) {
+      this.fail(key, `must be a ${fallback === undefined ? 'nonempty ' : ''}string, got ${show(v)}`);
+    }
+    return v;
+  }
+}
+
+/**
+ * Validate a parsed preset and derive a ChipConfig. `file` names the preset in messages and in
+ * the provenance of plain-value figures. Throws SfError on the first problem.
+ * "name" defaults to the file's base name without ".json"; "description" defaults to "".
+ */
+export function parseChipPreset(json: unknown, file: string): ChipConfig {
+  const r: Reader = new Reader(file);
+  if (!isObject(json)) {
+    const got = Array.isArray(json) ? 'an array' : show(json);
+    throw new SfError(`a chip preset must be a JSON object, got ${got}`, file);
+  }
+  r.checkKeys(json, TOP_FIELDS);
+
+  const name = r.text(json, 'name', basename(file).replace(/\.json$/i, '') || 'chip');
+  if (name.trim() === '') r.fail('name', 'must be a nonempty string, got ""');
+  const description = r.text(json, 'description', '');
+
+  const clockHz = r.num(json, 'clockHz', 'clockHz', CLOCK);
+  const int = (key: keyof typeof INT_FIELDS, lim: Limits = INT_FIELDS[key]) => r.int(json, key, key, lim);
+
+  const superlanes = int('superlanes');
+  const lanesPerSuperlane = int('lanesPerSuperlane');
+  const lanes = superlanes * lanesPerSuperlane;
+  if (lanes > MAX_LANES) {
+    r.fail(
+      'lanesPerSuperlane',
+      `superlanes x lanesPerSuperlane = ${superlanes} x ${lanesPerSuperlane} = ${lanes} lanes; must be at most ${MAX_LANES}`,
+    );
+  }
+  const streamsPerDirection = int('streamsPerDirection');
+  const memSlicesPerHemisphere = int('memSlicesPerHemisphere');
+  const memVectorsPerSlice = int('memVectorsPerSlice');
+  const sram = 2 * memSlicesPerHemisphere * memVectorsPerSlice * lanes;
+  if (sram > MAX_SRAM_BYTES) {
+    const gib = (sram / 2 ** 30).toFixed(2);
+    r.fail(
+      'memVectorsPerSlice',
+      `total SRAM 2 x memSlicesPerHemisphere x memVectorsPerSlice x lanes = 2 x ${memSlicesPerHemisphere} x ${memVectorsPerSlice} x ${lanes} = ${sram} bytes (${gib} GiB); must be at most 1.5 GiB, the most the Wasm32 core can hold`,
+    );
+  }
+  const memPorts = int('memPorts');
+  const vxmAlus = int('vxmAlus');
+  const mxmPlanesPerHemisphere = int('mxmPlanesPerHemisphere');
+  const mxmInstallRows = int('mxmInstallRows', { min: 1, max: 2 * streamsPerDirection });
+  const mxmDtypes = r.dtypes(json, 'mxmDtypes', MXM_DTYPES);
+  const vxmDtypes = r.dtypes(json, 'vxmDtypes', DTYPE_NAMES);
+  const hopCycles = int('hopCycles');
+
+  if (!('delays' in json)) r.fail('delays', `missing; required: an object with ${DELAY_KEYS.join(', ')}`);
+  const rawDelays = json.delays;
+  if (!isObject(rawDelays) || 'value' in rawDelays) {
+    r.fail('delays', `must be an object with fields ${DELAY_KEYS.join(', ')} (each a figure), got ${show(rawDelays)}`);
+  }
+  r.checkKeys(rawDelays, DELAY_KEYS, 'delays');
+  const delays = {} as Delays;
+  for (const k of DELAY_KEYS) delays[k] = r.int(rawDelays, k, `delays.${k}`, DELAY_LIMITS);
+
+  const provenance: Record<string, Provenance> = {};
+  for (const path of FIGURE_PATHS) {
+    provenance[path] = r.provenance[path]!;
+    if (path === 'lanesPerSuperlane') {
+      provenance.lanes = {
+        kind: 'derived',
+        source: `${file}: superlanes x lanesPerSuperlane`,
+        note: `${superlanes} x ${lanesPerSuperlane} = ${lanes}`,
+      };
+    }
+  }
+
+  return {
+    name,
+    description,
+    clockHz,
+    superlanes,
+    lanesPerSuperlane,
+    lanes,
+    streamsPerDirection,
+    memSlicesPerHemisphere,
+    memVectorsPerSlice,
+    memPorts,
+    vxmAlus,
+    mxmPlanesPerHemisphere,
+    mxmInstallRows,
+    mxmDtypes,
+    vxmDtypes,
+    hopCycles,
+    delays,
+    provenance,
+    file,
+  };
+}
+
+/** Names of the shipped presets (presets/chips/*.json), tsp-v1 and tiny first. */
+export function listChipPresets(): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(PRESETS_DIR)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.slice(0, -'.json'.length));
+  } catch {
+    return [];
+  }
+  const rank = (n: string) => {
+    const i = SHIPPED_ORDER.indexOf(n);
+    return i < 0 ? SHIPPED_ORDER.length : i;
+  };
+  return names.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** 1-based line and column of a character offset. */
+function lineCol(text: string, offset: number): { line: number; col: number } {
+  const before = text.slice(0, Math.max(0, Math.min(offset, text.length)));
+  const lines = before.split('\n');
+  return { line: lines.length, col: lines[lines.length - 1]!.length + 1 };
+}
+
+/** Parse preset text; bad JSON becomes an SfError at file:line:col where the position is known. */
+export function parseChipPresetText(text: string, file: string): ChipConfig {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    let where = file;
+    const lc = /\(line (\d+) column (\d+)\)/.exec(msg);
+    const pos = /at position (\d+)/.exec(msg);
+    if (lc) where = at(file, Number(lc[1]), Number(lc[2]));
+    else if (pos) {
+      const { line, col } = lineCol(body, Number(pos[1]));
+      where = at(file, line, col);
+    } else if (/end of JSON input/i.test(msg)) {
+      const { line, col } = lineCol(body, body.length);
+      where = at(file, line, col);
+    }
+    const clean = msg
+      .replace(/\s*\(line \d+ column \d+\)/, '')
+      .replace(/\s*in JSON at position \d+/, '')
+      .replace(/\s+/g, ' ')
+      .trim();
+    throw new SfError(`invalid JSON: ${clean}`, where);
+  }
+  return parseChipPreset(json, file);
+}
+
+/**
+ * Load a chip preset: a shipped preset by name ("tsp-v1", "tiny"), otherwise a JSON file path.
+ * Shipped presets are named `presets/chips/<name>.json` in messages and in ChipConfig.file.
+ */
+export function loadChipPreset(nameOrPath: string): ChipConfig {
+  const shipped = listChipPresets();
+  let path: string;
+  let file: string;
+  if (shipped.includes(nameOrPath)) {
+    path = fileURLToPath(new URL(`${nameOrPath}.json`, PRESETS_DIR));
+    file = `presets/chips/${nameOrPath}.json`;
+  } else {
+    path = nameOrPath;
+    file = nameOrPath;
+  }
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException)?.code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new SfError(`no such chip preset file (shipped presets: ${shipped.join(', ') || 'none found'})`, file);
+    }
+    if (code === 'EISDIR') throw new SfError('is a directory, not a chip preset file', file);
+    throw new SfError(`cannot read chip preset file (${code ?? (e instanceof Error ? e.message : String(e))})`, file);
+  }
+  return parseChipPresetText(text, file);
+}
