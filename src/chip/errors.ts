@@ -1,0 +1,56 @@
+// Turns the core's error record into one line a person can act on: where in the source, which
+// cycle, slice, queue and instruction, and what went wrong.
+import type { Core, CoreError } from './core.js';
+import { ERRORS, INSTRUCTION_BYTES, instructionByOpcode } from '../isa/table.js';
+import { SfError } from '../util/errors.js';
+
+function streamName(core: Core, id: number): string {
+  return id >= 0 && id < 2 * core.chip.streamsPerDirection ? core.plan.streamName(id) : `#${id}`;
+}
+
+function detail(core: Core, e: CoreError): string {
+  const s = streamName(core, e.stream);
+  switch (e.name) {
+    case 'STREAM_EMPTY':
+      return e.a >= 0
+        ? `stream ${s} holds a value written at position ${e.a}, downstream of this slice: nothing has arrived here`
+        : `stream ${s} holds nothing at this slice on this cycle (read too early, too late, or never written)`;
+    case 'STREAM_COLLISION': {
+      const other = core.plan.queues[e.b]?.name ?? `#${e.b}`;
+      return `stream ${s} slot already holds a value written by ${other} (position ${e.a}) on the same flight`;
+    }
+    case 'MEM_PORT':
+      return `${e.a} vector accesses on one cycle; the slice has ${e.b} ports (a WRITE uses its ports one cycle after issue)`;
+    case 'SRAM_RANGE':
+      return `address ${e.a} (+${e.b} planes) is outside the slice (0..${core.chip.memVectorsPerSlice - 1})`;
+    case 'MXM_NO_WEIGHTS':
+      return `plane has ${e.a} of ${e.b} weight rows installed in this dtype`;
+    case 'QUEUE_OVERRUN':
+      return 'the queue ran past the end of its program (missing HALT)';
+    case 'DEADLOCK':
+      return 'every running queue is parked in SYNC and nothing can NOTIFY';
+    default:
+      return `bad operand (${e.a}, ${e.b}${e.stream >= 0 ? ', stream ' + s : ''})`;
+  }
+}
+
+export function instructionAt(core: Core, queue: string, pc: number): string {
+  const qp = core.loadedProgram?.queues.find((q) => q.name === queue);
+  if (!qp || pc < 0 || pc * INSTRUCTION_BYTES >= qp.code.length) return '(none)';
+  const op = qp.code[pc * INSTRUCTION_BYTES];
+  return instructionByOpcode(op)?.mnemonic ?? `opcode ${op}`;
+}
+
+/** The error as an SfError whose `where` is the instruction's source position. */
+export function coreErrorToSfError(core: Core, e: CoreError): SfError {
+  const src = core.sourceOf(e.queue, e.pc);
+  const file = core.loadedProgram?.source ?? 'program';
+  const where = src ? `${file}:${src.line}:${src.col}` : file;
+  const q = core.plan.queueByName.get(e.queue);
+  const slice = q ? `${q.slice.name} (position ${q.position})` : '?';
+  const doc = ERRORS.find((x) => x.code === e.code);
+  return new SfError(
+    `${doc?.name ?? 'ERROR'} at cycle ${e.cycle}, slice ${slice}, queue ${e.queue}, instruction ${instructionAt(core, e.queue, e.pc)} (#${e.pc}): ${detail(core, e)}`,
+    where,
+  );
+}

@@ -1,0 +1,131 @@
+// `sramflow`: the command line. It only wires: parse flags, load inputs, call the library, print.
+// Exit codes: 0 ok; 2 bad input (usage, file, program text, preset); 3 the program failed on
+// the chip (a hazard or error the core reported); 4 the cycle limit came before HALT;
+// 70 an internal error (a bug in sramflow: please report it).
+import { writeFileSync, renameSync, existsSync, realpathSync, unlinkSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { SfError } from '../util/errors.js';
+import { parseArgs } from './args.js';
+import { loadProgram, readInput, displayPath, isContainer } from './program-file.js';
+import { Core } from '../chip/core.js';
+import { loadCoreWasm } from '../chip/wasm-node.js';
+import { coreErrorToSfError } from '../chip/errors.js';
+import { buildRunReport, formatRunReport } from '../report/run-report.js';
+import { encodeProgram, decodeProgram } from '../asm/container.js';
+import { disassemble } from '../asm/disasm.js';
+import { loadChipPreset } from '../chip/preset.js';
+import { STOP } from '../isa/table.js';
+
+export const EXIT = { OK: 0, BAD_INPUT: 2, CHIP_ERROR: 3, CYCLE_LIMIT: 4, INTERNAL: 70 } as const;
+
+const HELP = `sramflow: a cycle-level emulator of a compiler-scheduled, SRAM-only dataflow chip
+
+usage:
+  sramflow run <program.sfa|program.sfp> [--chip tsp-v1|tiny|FILE] [--check] [--max-cycles N] [--json]
+      run a program and report cycles, time, unit and slice busy fractions, SRAM and stream
+      traffic, and the output tensors. --check reports every hazard (stream read too early, two
+      writes to one stream slot, MEM port overuse, ...) as an error at its source line.
+  sramflow asm <program.sfa> -o <program.sfp> [--chip ...]   assemble to the binary container
+  sramflow disasm <program.sfp> [-o <program.sfa>] [--chip ...] print assembly for a container
+  sramflow help                                                this text
+
+exit codes: 0 ok, 2 bad input, 3 the program failed on the chip, 4 cycle limit reached
+docs: README.md, docs/isa.md (instructions), docs/asm.md (text format), docs/machine.md (model)`;
+
+export const DEFAULT_MAX_CYCLES = 100_000_000;
+
+interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+async function cmdRun(argv: string[], io: Io): Promise<number> {
+  const { positional, flags } = parseArgs(argv, {
+    chip: { type: 'string' },
+    check: { type: 'bool' },
+    'max-cycles': { type: 'int', min: 1, max: 2 ** 53 },
+    json: { type: 'bool' },
+  }, 'run');
+  if (positional.length !== 1) throw new SfError('usage: sramflow run <program> [--chip P] [--check] [--max-cycles N] [--json]');
+  const { program, chip } = loadProgram(positional[0], flags.chip as string | undefined);
+  const core = await Core.create(chip, loadCoreWasm(), { checked: flags.check === true });
+  core.load(program);
+  const limit = (flags['max-cycles'] as number | undefined) ?? DEFAULT_MAX_CYCLES;
+  const reason = core.run(limit);
+  if (reason & STOP.ERROR) {
+    const e = core.error();
+    io.err(`sramflow: ${e ? coreErrorToSfError(core, e).message : 'the core stopped with an error'}`);
+    return EXIT.CHIP_ERROR;
+  }
+  if (!(reason & STOP.HALT)) {
+    io.err(`sramflow: ${program.source ?? positional[0]}: stopped at the cycle limit (${limit}) before every queue halted; raise --max-cycles`);
+    return EXIT.CYCLE_LIMIT;
+  }
+  const report = buildRunReport(core);
+  io.out(flags.json ? JSON.stringify(report) : formatRunReport(report));
+  return EXIT.OK;
+}
+
+/** Writes `data` to `path` only after it is complete, never over the input it came from. */
+function writeOutput(path: string, data: Uint8Array | string, input: string): void {
+  if (existsSync(path) && realpathSync(path) === realpathSync(input)) {
+    throw new SfError('refusing to overwrite the input file', path);
+  }
+  const tmp = `${resolve(path)}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (e) {
+    if (existsSync(tmp)) unlinkSync(tmp);
+    throw new SfError(`cannot write (${(e as NodeJS.ErrnoException).code ?? 'error'})`, path);
+  }
+}
+
+async function cmdAsm(argv: string[], io: Io): Promise<number> {
+  const { positional, flags } = parseArgs(argv, { chip: { type: 'string' }, output: { type: 'string', alias: 'o' } }, 'asm');
+  if (positional.length !== 1 || !flags.output) throw new SfError('usage: sramflow asm <program.sfa> -o <program.sfp> [--chip P]');
+  const { program } = loadProgram(positional[0], flags.chip as string | undefined);
+  const bytes = encodeProgram(program);
+  writeOutput(flags.output as string, bytes, positional[0]);
+  io.out(`wrote ${displayPath(flags.output as string)}: ${program.queues.length} queues, ${program.queues.reduce((n, q) => n + q.code.length / 16, 0)} instructions, ${program.tensors.length} tensors`);
+  return EXIT.OK;
+}
+
+async function cmdDisasm(argv: string[], io: Io): Promise<number> {
+  const { positional, flags } = parseArgs(argv, { chip: { type: 'string' }, output: { type: 'string', alias: 'o' } }, 'disasm');
+  if (positional.length !== 1) throw new SfError('usage: sramflow disasm <program.sfp> [-o <program.sfa>] [--chip P]');
+  const path = positional[0];
+  const bytes = readInput(path);
+  if (!isContainer(bytes)) throw new SfError('not a sramflow program container (assemble it with `sramflow asm`)', displayPath(path));
+  const program = decodeProgram(bytes, displayPath(path));
+  const chip = loadChipPreset((flags.chip as string | undefined) ?? program.chip ?? 'tsp-v1');
+  const text = disassemble(program, chip);
+  if (flags.output) writeOutput(flags.output as string, text, path);
+  else io.out(text);
+  return EXIT.OK;
+}
+
+export async function main(argv: string[], io: Io = { out: (s) => console.log(s), err: (s) => console.error(s) }): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'run': return await cmdRun(rest, io);
+      case 'asm': return await cmdAsm(rest, io);
+      case 'disasm': return await cmdDisasm(rest, io);
+      case undefined: case 'help': case '--help': case '-h':
+        io.out(HELP);
+        return cmd === undefined ? EXIT.BAD_INPUT : EXIT.OK;
+      default:
+        throw new SfError(`unknown command "${cmd}"; commands: run, asm, disasm, help`);
+    }
+  } catch (e) {
+    if (e instanceof SfError) {
+      io.err(`sramflow: ${e.message}`);
+      return EXIT.BAD_INPUT;
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    io.err(`sramflow: internal error: ${msg.split('\n')[0]} (set SRAMFLOW_DEBUG=1 for details)`);
+    if (process.env.SRAMFLOW_DEBUG) io.err(String((e as Error)?.stack ?? e));
+    return EXIT.INTERNAL;
+  }
+}

@@ -1,0 +1,60 @@
+// Reads a program from disk: assembly text (.sfa) or the binary container (any name; detected by
+// its magic bytes). Resolves the chip: --chip wins, then the program's `.chip`, then tsp-v1.
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, resolve, relative } from 'node:path';
+import { SfError } from '../util/errors.js';
+import { assemble } from '../asm/assemble.js';
+import { decodeProgram, CONTAINER_MAGIC } from '../asm/container.js';
+import { loadChipPreset } from '../chip/preset.js';
+import type { ChipConfig } from '../chip/config.js';
+import type { Program } from '../asm/program.js';
+
+export const DEFAULT_CHIP = 'tsp-v1';
+
+export function readInput(path: string): Uint8Array {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new SfError('no such file', path);
+  }
+  if (st.isDirectory()) throw new SfError('is a directory, not a program', path);
+  if (st.size > 1 << 30) throw new SfError(`file is ${st.size} bytes; programs are limited to 1 GiB`, path);
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw new SfError(`cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`, path);
+  }
+}
+
+export function isContainer(bytes: Uint8Array): boolean {
+  return bytes.length >= 4 && String.fromCharCode(...bytes.subarray(0, 4)) === CONTAINER_MAGIC;
+}
+
+/** Display name of a path: relative to the working directory when inside it. */
+export function displayPath(path: string): string {
+  const rel = relative(process.cwd(), resolve(path));
+  return rel.startsWith('..') ? path : rel;
+}
+
+export function loadProgram(path: string, chipFlag?: string): { program: Program; chip: ChipConfig } {
+  const bytes = readInput(path);
+  const name = displayPath(path);
+  if (isContainer(bytes)) {
+    const program = decodeProgram(bytes, name);
+    const chip = loadChipPreset(chipFlag ?? program.chip ?? DEFAULT_CHIP);
+    return { program, chip };
+  }
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+  const m = /^[ \t]*\.chip[ \t]+([^\s;#]+)/m.exec(text);
+  let chipName = chipFlag ?? m?.[1] ?? DEFAULT_CHIP;
+  // a .chip naming a preset file is relative to the program's folder
+  if (!chipFlag && m && /[/\\]|\.json$/.test(chipName)) chipName = resolve(dirname(path), chipName);
+  const chip = loadChipPreset(chipName);
+  const program = assemble(text, {
+    file: name,
+    chip,
+    readFile: readInput,
+  });
+  return { program, chip };
+}
