@@ -19,7 +19,7 @@ export interface CoreOptions {
   functional?: boolean;
   /** Report the hazards marked "checked" in the ISA table. */
   checked?: boolean;
-  /** Capacity of the instruction store (default: 1 << 20). */
+  /** Capacity of the instruction store (default: 1 << 16; see instructionCount()). */
   maxInstructions?: number;
   /** Issue events kept for the debugger's timeline (default 0: off). */
   traceCapacity?: number;
@@ -52,6 +52,11 @@ export interface QueueStats {
   issued: number;
   status: number;
   pc: number;
+}
+
+/** Instructions in a program: the capacity a core needs to hold it. */
+export function instructionCount(p: Program): number {
+  return p.queues.reduce((n, q) => n + q.code.length / INSTRUCTION_BYTES, 0);
 }
 
 export class Core {
@@ -106,7 +111,7 @@ export class Core {
     cfg(CONFIG.dSxm, c.delays.sxm);
     cfg(CONFIG.dSxmReduce, c.delays.sxmReduce);
     cfg(CONFIG.mxmInstallRows, c.mxmInstallRows);
-    cfg(CONFIG.maxInstructions, opts.maxInstructions ?? 1 << 20);
+    cfg(CONFIG.maxInstructions, Math.max(1, opts.maxInstructions ?? 1 << 16));
     cfg(CONFIG.superlanes, c.superlanes);
     cfg(CONFIG.traceCapacity, opts.traceCapacity ?? 0);
     cfg(CONFIG.functional, this.functional ? 1 : 0);
@@ -140,8 +145,8 @@ export class Core {
     const m = this.i32();
     const prog = this.region(REGION.PROGRAM);
     const cap = prog.size / INSTRUCTION_BYTES;
-    const total = program.queues.reduce((n, q) => n + q.code.length / INSTRUCTION_BYTES, 0);
-    if (total > cap) throw new SfError(`program has ${total} instructions; the core holds ${cap}`, program.source ?? undefined);
+    const total = instructionCount(program);
+    if (total > cap) throw new SfError(`program has ${total} instructions; this core was made for ${cap} (CoreOptions.maxInstructions)`, program.source ?? undefined);
     const bytes = new Uint8Array(this.x.memory.buffer);
     this.queueProgram = plan.queues.map(() => -1);
     for (const q of plan.queues) {

@@ -8,7 +8,7 @@
 // The mutable machine state is the contiguous span [STATE, SRAM end): a snapshot copies it, the
 // state hash covers it.
 
-export const MAP_BASE = 1 << 20; // below: AssemblyScript's static data (checked at init)
+export const MAP_BASE = 1 << 16; // below: AssemblyScript's static data (checked at init)
 
 /** i32 slots of the CONFIG block. */
 export const CONFIG = {

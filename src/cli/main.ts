@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { SfError } from '../util/errors.js';
 import { parseArgs } from './args.js';
 import { loadProgram, readInput, displayPath, isContainer } from './program-file.js';
-import { Core } from '../chip/core.js';
+import { Core, instructionCount } from '../chip/core.js';
 import { loadCoreWasm } from '../chip/wasm-node.js';
 import { coreErrorToSfError } from '../chip/errors.js';
 import { buildRunReport, formatRunReport } from '../report/run-report.js';
@@ -48,7 +48,7 @@ async function cmdRun(argv: string[], io: Io): Promise<number> {
   }, 'run');
   if (positional.length !== 1) throw new SfError('usage: sramflow run <program> [--chip P] [--check] [--max-cycles N] [--json]');
   const { program, chip } = loadProgram(positional[0], flags.chip as string | undefined);
-  const core = await Core.create(chip, loadCoreWasm(), { checked: flags.check === true });
+  const core = await Core.create(chip, loadCoreWasm(), { checked: flags.check === true, maxInstructions: instructionCount(program) });
   core.load(program);
   const limit = (flags['max-cycles'] as number | undefined) ?? DEFAULT_MAX_CYCLES;
   const reason = core.run(limit);
