@@ -4,7 +4,7 @@
 // the regions. 64-bit counters cross to the host as f64.
 import {
   initLayout, regionOffsetOf, regionSizeOf, STATE, QSTATE, END, PLANES, TRACE, TRACE_CAP,
-  PORTS, MEM_SLICES, VXM, ALUS, ALU_BYTES, SUPERLANES,
+  PORTS, MEM_SLICES, VXM, ALUS, ALU_BYTES, SUPERLANES, LINKS, LINKS_N, LINK_BYTES,
 } from './layout';
 import { ST_CYCLE, ST_STOP_REASON, ST_LAST_NOTIFY, ST_LAST_HALT, ST_ERR_STREAM, ST_BP_HIT } from './map.generated';
 import { clearStreams, clearFailure } from './streams';
@@ -33,6 +33,7 @@ export function reset(): void {
   memory.fill(PORTS, 0xff, <usize>MEM_SLICES * 32);
   resetPlanes(PLANES);
   memory.fill(VXM, 0, <usize>ALUS * ALU_BYTES);
+  memory.fill(LINKS, 0, <usize>LINKS_N * LINK_BYTES);
   if (TRACE_CAP > 0) memory.fill(TRACE, 0, <usize>TRACE_CAP * 16);
   clearFailure();
   setResumeCycle(-1);

@@ -47,6 +47,8 @@ export const OP_DIST: i32 = 83; // SXM
 export const OP_TRANS: i32 = 84; // SXM
 export const OP_RSUM: i32 = 85; // SXM
 export const OP_RMAX: i32 = 86; // SXM
+export const OP_SEND: i32 = 96; // C2C
+export const OP_RECV: i32 = 97; // C2C
 
 export const DT_INT8: i32 = 0; // 1 byte(s)
 export const DT_INT16: i32 = 1; // 2 byte(s)
@@ -63,6 +65,10 @@ export const ERR_MXM_NO_WEIGHTS: i32 = 5;
 export const ERR_QUEUE_OVERRUN: i32 = 6;
 export const ERR_DEADLOCK: i32 = 7;
 export const ERR_BAD_OPERAND: i32 = 8;
+export const ERR_LINK_UNCONNECTED: i32 = 9;
+export const ERR_LINK_BUSY: i32 = 10;
+export const ERR_RECV_EMPTY: i32 = 11;
+export const ERR_LINK_OVERFLOW: i32 = 12;
 
 export const STOP_HALT: i32 = 1;
 export const STOP_BREAKPOINT: i32 = 2;

@@ -6,7 +6,8 @@ import {
   CFG_LANES, CFG_STREAMS_PER_DIRECTION, CFG_POSITIONS, CFG_QUEUES, CFG_MEM_SLICES, CFG_MEM_VECTORS_PER_SLICE,
   CFG_MEM_PORTS, CFG_PLANES, CFG_ALUS, CFG_HOP_CYCLES, CFG_D_MEM_READ, CFG_D_VXM_ALU, CFG_D_VXM_LARGE, CFG_D_MXM,
   CFG_D_SXM, CFG_D_SXM_REDUCE, CFG_MXM_INSTALL_ROWS, CFG_MAX_INSTRUCTIONS, CFG_SUPERLANES, CFG_TRACE_CAPACITY,
-  CFG_FUNCTIONAL, CFG_CHECKED,
+  CFG_FUNCTIONAL, CFG_CHECKED, CFG_C2C_LINKS, CFG_C2C_LATENCY, CFG_C2C_VECTOR_CYCLES, CFG_C2C_BUFFER_MESSAGES,
+  CFG_D_C2C_RECV, LINK_HEADER_BYTES, LINK_ENTRY_HEADER_BYTES, LINK_MAX_WIDTH, REGION_LINKS,
   REGION_PROGRAM, REGION_SCRATCH, REGION_TRACE, REGION_STATE, REGION_QSTATE, REGION_STREAM_META,
   REGION_STREAM_STATS, REGION_PORTS, REGION_MXM, REGION_VXM, REGION_STREAM_DATA, REGION_SRAM,
 } from './map.generated';
@@ -34,6 +35,15 @@ export let SUPERLANES: i32 = 0;
 export let TRACE_CAP: i32 = 0;
 export let FUNCTIONAL: bool = true;
 export let CHECKED: bool = false;
+export let LINKS_N: i32 = 0;
+export let C2C_LATENCY: i32 = 0;
+export let C2C_VECTOR: i32 = 0;
+export let C2C_BUFFER: i32 = 0;
+export let D_C2C_RECV: i32 = 0;
+/** Bytes of one link record, of one message entry, and the inbox ring's offset in the record. */
+export let LINK_BYTES: usize = 0;
+export let LINK_ENTRY: usize = 0;
+export let LINK_INBOX: usize = 0;
 
 /** Slots per stream ring (power of two, more than any value's flight plus the longest delay). */
 export let RING: i32 = 0;
@@ -58,6 +68,7 @@ export let MXM: usize = 0;
 export let VXM: usize = 0;
 export let STREAM_DATA: usize = 0;
 export let SRAM: usize = 0;
+export let LINKS: usize = 0;
 export let END: usize = 0;
 
 // Scratch buffers: three element arrays of LANES x 8 bytes (f64/i64 capable) and a pointer table.
@@ -113,6 +124,11 @@ export function initLayout(): i32 {
   TRACE_CAP = cfg(CFG_TRACE_CAPACITY);
   FUNCTIONAL = cfg(CFG_FUNCTIONAL) != 0;
   CHECKED = cfg(CFG_CHECKED) != 0;
+  LINKS_N = cfg(CFG_C2C_LINKS);
+  C2C_LATENCY = cfg(CFG_C2C_LATENCY);
+  C2C_VECTOR = cfg(CFG_C2C_VECTOR_CYCLES);
+  C2C_BUFFER = cfg(CFG_C2C_BUFFER_MESSAGES);
+  D_C2C_RECV = cfg(CFG_D_C2C_RECV);
 
   let maxDelay = D_MEM_READ;
   if (D_VXM_ALU > maxDelay) maxDelay = D_VXM_ALU;
@@ -120,6 +136,7 @@ export function initLayout(): i32 {
   if (D_MXM > maxDelay) maxDelay = D_MXM;
   if (D_SXM > maxDelay) maxDelay = D_SXM;
   if (D_SXM_REDUCE > maxDelay) maxDelay = D_SXM_REDUCE;
+  if (D_C2C_RECV > maxDelay) maxDelay = D_C2C_RECV;
   const span = POSITIONS * HOP + maxDelay + 2;
   RING = 1;
   while (RING < span) RING <<= 1;
@@ -148,6 +165,10 @@ export function initLayout(): i32 {
   MXM = place(REGION_MXM, <usize>PLANES * PLANE_BYTES);
   VXM = place(REGION_VXM, <usize>ALUS * ALU_BYTES);
   const payload: usize = FUNCTIONAL ? 1 : 0;
+  LINK_ENTRY = LINK_ENTRY_HEADER_BYTES + payload * <usize>LINK_MAX_WIDTH * L;
+  LINK_INBOX = LINK_HEADER_BYTES + <usize>C2C_BUFFER * LINK_ENTRY;
+  LINK_BYTES = align64(LINK_INBOX + <usize>C2C_BUFFER * LINK_ENTRY);
+  LINKS = place(REGION_LINKS, <usize>LINKS_N * LINK_BYTES);
   STREAM_DATA = place(REGION_STREAM_DATA, payload * <usize>NSTREAMS * <usize>RING * L);
   // SRAM is 64-bit-sized to detect overflow of the 4 GiB space before it wraps.
   const sramBytes: u64 = <u64>payload * <u64>MEM_SLICES * <u64>MEM_VECTORS * <u64>L;

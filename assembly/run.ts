@@ -5,14 +5,14 @@ import {
   NQUEUES, PROGRAM, STATE, QSTATE, TRACE, TRACE_CAP,
 } from './layout';
 import {
-  QUEUE_DESC_OFFSET, QUEUE_DESC_BYTES, QD_UNIT, QD_POSITION, QD_UNIT_INDEX, QD_PROG_START, QD_PROG_LEN,
+  QUEUE_DESC_OFFSET, QUEUE_DESC_BYTES, QD_UNIT, QD_POSITION, QD_UNIT_INDEX, QD_PROG_START, QD_PROG_LEN, QD_CONNECTED,
   QSTATE_BYTES, QS_PC, QS_STATUS, QS_NEXT, QS_REP_LEFT, QS_REP_D, QS_REP_IDX, QS_REP_PC, QS_BUSY, QS_ISSUED,
   QSTATUS_RUNNING, QSTATUS_PARKED, QSTATUS_HALTED,
   ST_CYCLE, ST_STOP_REASON, ST_RUNNING, ST_LAST_NOTIFY, ST_LAST_HALT, ST_ERR_CODE, ST_BP_HIT, ST_TRACE_COUNT, ST_ISSUED,
-  UNIT_MEM, UNIT_VXM, UNIT_MXM, UNIT_SXM,
+  UNIT_MEM, UNIT_VXM, UNIT_MXM, UNIT_SXM, UNIT_C2C,
 } from './map.generated';
 import {
-  OP_NOP, OP_REPEAT, OP_SYNC, OP_NOTIFY, OP_HALT, OP_READ, OP_WRITE, OP_GATHER, OP_SCATTER, OP_IW, OP_MM,
+  OP_NOP, OP_REPEAT, OP_SYNC, OP_NOTIFY, OP_HALT, OP_READ, OP_WRITE, OP_GATHER, OP_SCATTER, OP_IW, OP_MM, OP_SEND, OP_RECV,
   STOP_HALT, STOP_BREAKPOINT, STOP_CYCLE_LIMIT, STOP_ERROR, ERR_QUEUE_OVERRUN, ERR_DEADLOCK, ERR_BAD_OPERAND,
 } from './isa.generated';
 import { setContext, raise, failed, clearFailure, watchHit, setWatching } from './streams';
@@ -20,6 +20,7 @@ import { memRead, memWrite, memGather, memScatter } from './mem';
 import { vxmExec } from './vxm';
 import { mxmInstall, mxmMultiply } from './mxm';
 import { sxmExec } from './sxm';
+import { c2cSend, c2cRecv } from './c2c';
 import { anyBreakpoints, nextCycleBreakpoint, cycleBreakpointIndex, bpBeforeIssue } from './breakpoints';
 import { BUF_B } from './layout';
 
@@ -55,6 +56,7 @@ function unitOf(op: i32): i32 {
   if (op >= 32 && op < 64) return UNIT_VXM;
   if (op >= 64 && op < 80) return UNIT_MXM;
   if (op >= 80 && op < 96) return UNIT_SXM;
+  if (op >= 96 && op < 112) return UNIT_C2C;
   return 0;
 }
 
@@ -80,6 +82,8 @@ function execUnit(q: i32, p: usize, rep: i32): void {
     case OP_SCATTER: memScatter(idx, a, sb, sa, width, BUF_B); break;
     case OP_IW: mxmInstall(idx, dt, a + rep * width, sa, width); break;
     case OP_MM: mxmMultiply(idx, dt, sa, dst, (flags & 1) != 0); break;
+    case OP_SEND: c2cSend(idx, desc(q, QD_CONNECTED) != 0, sa, width); break;
+    case OP_RECV: c2cRecv(idx, dst, width); break;
     default:
       if (unit == UNIT_VXM) vxmExec(idx, op, dt, dst, sa, sb, flags, aux, b);
       else if (unit == UNIT_SXM) sxmExec(op, dt, dst, sa, sb, a, b);

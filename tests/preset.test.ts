@@ -53,7 +53,8 @@ describe('shipped presets', () => {
     expect(c.memSlicesPerHemisphere).toBe(44);
     expect(2 * c.memSlicesPerHemisphere * c.memVectorsPerSlice * c.lanes).toBe(220 * 1024 * 1024);
     expect(c.mxmDtypes).toEqual(['int8', 'fp16']);
-    expect(c.delays).toEqual({ memRead: 2, vxmAlu: 2, vxmLarge: 4, mxm: 20, sxm: 2, sxmReduce: 5 });
+    expect(c.delays).toEqual({ memRead: 2, vxmAlu: 2, vxmLarge: 4, mxm: 20, sxm: 2, sxmReduce: 5, c2cRecv: 2 });
+    expect([c.c2cLinks, c.c2cLatencyCycles, c.c2cVectorCycles]).toEqual([11, 216, 24]);
     expect(c.file).toBe('presets/chips/tsp-v1.json');
     expect(c.provenance.clockHz!.kind).toBe('published');
     expect(c.provenance.memVectorsPerSlice!.kind).toBe('derived');
@@ -235,7 +236,11 @@ describe('loading files', () => {
       mxmDtypes: ['int8'],
       vxmDtypes: ['int8', 'int32', 'fp32'],
       hopCycles: 2,
-      delays: { memRead: 1, vxmAlu: 1, vxmLarge: 3, mxm: 6, sxm: 1, sxmReduce: 3 },
+      c2cLinks: 2,
+      c2cLatencyCycles: 30,
+      c2cVectorCycles: 3,
+      c2cBufferMessages: 8,
+      delays: { memRead: 1, vxmAlu: 1, vxmLarge: 3, mxm: 6, sxm: 1, sxmReduce: 3, c2cRecv: 1 },
     };
     const p = join(tmp, 'mine.json');
     writeFileSync(p, JSON.stringify(plain, null, 2));

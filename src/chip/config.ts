@@ -22,6 +22,8 @@ export interface Delays {
   sxm: number;
   /** SXM cross-lane reductions. */
   sxmReduce: number;
+  /** C2C RECV: issue to the message on the stream. */
+  c2cRecv: number;
 }
 
 export interface ChipConfig {
@@ -47,6 +49,14 @@ export interface ChipConfig {
   vxmDtypes: DtypeName[];
   /** Cycles for a value to move one slice position along a stream. */
   hopCycles: number;
+  /** Chip-to-chip links (one C2C queue each). */
+  c2cLinks: number;
+  /** Cycles from the end of a message's serialisation to its arrival in the peer's buffer. */
+  c2cLatencyCycles: number;
+  /** Cycles a link needs to serialise one 320-byte vector (its bandwidth). */
+  c2cVectorCycles: number;
+  /** Messages a link can hold in flight or waiting in its receive buffer. */
+  c2cBufferMessages: number;
   delays: Delays;
   /** Where each figure came from, keyed by its field path (e.g. "clockHz", "delays.mxm"). */
   provenance: Record<string, Provenance>;

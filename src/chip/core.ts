@@ -5,7 +5,7 @@ import type { ChipConfig } from './config.js';
 import { floorplan, UNIT_CODES, type Floorplan } from './floorplan.js';
 import {
   CONFIG, CONFIG_OFFSET, QUEUE_DESC, QUEUE_DESC_OFFSET, QUEUE_DESC_BYTES, MAX_QUEUES, CONTROL_OFFSET,
-  MAX_BREAKPOINTS, REGION, STATE, QSTATE, QSTATE_BYTES, PLANE, planeLayout,
+  MAX_BREAKPOINTS, REGION, STATE, QSTATE, QSTATE_BYTES, PLANE, planeLayout, LINK, linkLayout,
 } from './memory-map.js';
 import { instantiateCore, type CoreExports } from './wasm.js';
 import type { Program, Tensor } from '../asm/program.js';
@@ -42,6 +42,15 @@ export interface Breakpoint {
   a: number;
   b?: number;
   c?: number;
+}
+
+export interface LinkMessage {
+  /** Cycle the message is in the receiver's buffer. */
+  arrival: number;
+  /** Vectors in the message. */
+  width: number;
+  /** width x lanes bytes (null in timing-only mode). */
+  payload: Uint8Array | null;
 }
 
 export interface QueueStats {
@@ -116,6 +125,11 @@ export class Core {
     cfg(CONFIG.traceCapacity, opts.traceCapacity ?? 0);
     cfg(CONFIG.functional, this.functional ? 1 : 0);
     cfg(CONFIG.checked, this.checked ? 1 : 0);
+    cfg(CONFIG.c2cLinks, c.c2cLinks);
+    cfg(CONFIG.c2cLatency, c.c2cLatencyCycles);
+    cfg(CONFIG.c2cVectorCycles, c.c2cVectorCycles);
+    cfg(CONFIG.c2cBufferMessages, c.c2cBufferMessages);
+    cfg(CONFIG.dC2cRecv, c.delays.c2cRecv);
     for (const q of plan.queues) {
       const base = (QUEUE_DESC_OFFSET + q.id * QUEUE_DESC_BYTES) / 4;
       m[base + QUEUE_DESC.unit] = UNIT_CODES[q.unit];
@@ -123,6 +137,7 @@ export class Core {
       m[base + QUEUE_DESC.unitIndex] = q.unitIndex;
       m[base + QUEUE_DESC.progStart] = 0;
       m[base + QUEUE_DESC.progLen] = 0;
+      m[base + QUEUE_DESC.connected] = 0;
     }
     m[CONTROL_OFFSET / 4] = 0;
     const r = this.x.init();
@@ -370,6 +385,72 @@ export class Core {
     const s = this.x.stateStart() >>> 0;
     new Uint8Array(this.x.memory.buffer, s, snap.length).set(snap);
     this.x.restored();
+  }
+
+  /** Marks link `l` as wired to another chip (SEND on an unwired link is an error). */
+  setLinkConnected(l: number, connected: boolean): void {
+    const q = this.plan.queueByName.get(`C2C.${l}`);
+    if (!q) throw new SfError(`chip "${this.chip.name}" has no link ${l} (it has ${this.chip.c2cLinks})`);
+    this.i32()[(QUEUE_DESC_OFFSET + q.id * QUEUE_DESC_BYTES) / 4 + QUEUE_DESC.connected] = connected ? 1 : 0;
+  }
+
+  private linkBase(l: number): number {
+    const lay = linkLayout(this.chip.lanes, this.chip.c2cBufferMessages, this.functional);
+    return this.region(REGION.LINKS).offset + l * lay.bytes;
+  }
+
+  /** Removes and returns the messages link `l` sent since the last call, oldest first. */
+  takeOutbox(l: number): LinkMessage[] {
+    const lay = linkLayout(this.chip.lanes, this.chip.c2cBufferMessages, this.functional);
+    const h = this.linkBase(l);
+    const v = new DataView(this.x.memory.buffer);
+    const n = v.getInt32(h + LINK.outCount, true);
+    if (n === 0) return [];
+    const head = v.getInt32(h + LINK.outHead, true);
+    const cap = this.chip.c2cBufferMessages;
+    const out: LinkMessage[] = [];
+    for (let i = 0; i < n; i++) {
+      const e = h + lay.outbox + ((head + i) % cap) * lay.entry;
+      const width = v.getInt32(e + 8, true);
+      out.push({
+        arrival: Number(v.getBigInt64(e, true)),
+        width,
+        payload: this.functional ? new Uint8Array(this.x.memory.buffer, e + 16, width * this.chip.lanes).slice() : null,
+      });
+    }
+    v.setInt32(h + LINK.outHead, (head + n) % cap, true);
+    v.setInt32(h + LINK.outCount, 0, true);
+    return out;
+  }
+
+  /** Appends messages to link `l`'s receive buffer. Returns false if the buffer overflows. */
+  deliver(l: number, msgs: LinkMessage[]): boolean {
+    const lay = linkLayout(this.chip.lanes, this.chip.c2cBufferMessages, this.functional);
+    const h = this.linkBase(l);
+    const v = new DataView(this.x.memory.buffer);
+    const cap = this.chip.c2cBufferMessages;
+    let n = v.getInt32(h + LINK.inCount, true);
+    const head = v.getInt32(h + LINK.inHead, true);
+    const mem = new Uint8Array(this.x.memory.buffer);
+    for (const m of msgs) {
+      if (n >= cap) return false;
+      const e = h + lay.inbox + ((head + n) % cap) * lay.entry;
+      v.setBigInt64(e, BigInt(m.arrival), true);
+      v.setInt32(e + 8, m.width, true);
+      if (this.functional && m.payload) mem.set(m.payload, e + 16);
+      n++;
+    }
+    v.setInt32(h + LINK.inCount, n, true);
+    return true;
+  }
+
+  /** Vectors sent and received on each link. */
+  linkStats(): { sent: number; received: number }[] {
+    const v = new DataView(this.x.memory.buffer);
+    return Array.from({ length: this.chip.c2cLinks }, (_, l) => {
+      const h = this.linkBase(l);
+      return { sent: Number(v.getBigInt64(h + LINK.sent, true)), received: Number(v.getBigInt64(h + LINK.received, true)) };
+    });
   }
 
   issueCyclesOf(op: number, dt: number, a: number): number {

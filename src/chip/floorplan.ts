@@ -2,6 +2,8 @@
 // in each. One hemisphere mirrors the other around the VXM:
 //   MXM.W | SXM.W | MEM.W(M-1) ... MEM.W0 | VXM | MEM.E0 ... MEM.E(M-1) | SXM.E | MXM.E
 // MEM slices are numbered outwards from the VXM, so MEM.W0 and MEM.E0 are its neighbours.
+// The chip-to-chip links sit at the edges with the SXMs: C2C.W shares SXM.W's position and holds
+// links 0 .. ceil(n/2)-1, C2C.E shares SXM.E's and holds the rest (one queue `C2C.<link>` each).
 // Queue ids follow positions west to east; the core, assembler and debugger share this order.
 import type { Unit } from '../isa/table.js';
 import type { ChipConfig } from './config.js';
@@ -18,7 +20,7 @@ export interface Queue {
   unit: Exclude<Unit, 'ICU'>;
   slice: Slice;
   position: number;
-  /** Index among the queues of its unit kind: SRAM slice index (MEM), plane (MXM), ALU (VXM), 0/1 (SXM). */
+  /** Index among the queues of its unit kind: SRAM slice index (MEM), plane (MXM), ALU (VXM), 0/1 (SXM), link (C2C). */
   unitIndex: number;
 }
 
@@ -35,7 +37,7 @@ export interface Floorplan {
   streamId(name: string): number | undefined;
 }
 
-export const UNIT_CODES: Record<Exclude<Unit, 'ICU'>, number> = { MEM: 1, VXM: 2, MXM: 3, SXM: 4 };
+export const UNIT_CODES: Record<Exclude<Unit, 'ICU'>, number> = { MEM: 1, VXM: 2, MXM: 3, SXM: 4, C2C: 5 };
 
 const cache = new WeakMap<ChipConfig, Floorplan>();
 
@@ -44,23 +46,34 @@ export function floorplan(chip: ChipConfig): Floorplan {
   if (hit) return hit;
   const M = chip.memSlicesPerHemisphere;
   const slices: Slice[] = [];
-  const add = (name: string, unit: Slice['unit']) => slices.push({ name, unit, position: slices.length });
+  let position = 0;
+  const add = (name: string, unit: Slice['unit'], samePosition = false) => {
+    if (samePosition) position--;
+    slices.push({ name, unit, position: position++ });
+  };
+  const westLinks = Math.ceil(chip.c2cLinks / 2);
   add('MXM.W', 'MXM');
   add('SXM.W', 'SXM');
+  if (westLinks > 0) add('C2C.W', 'C2C', true);
   for (let i = M - 1; i >= 0; i--) add(`MEM.W${i}`, 'MEM');
   add('VXM', 'VXM');
   for (let i = 0; i < M; i++) add(`MEM.E${i}`, 'MEM');
   add('SXM.E', 'SXM');
+  if (chip.c2cLinks > westLinks) add('C2C.E', 'C2C', true);
   add('MXM.E', 'MXM');
 
   const queues: Queue[] = [];
-  const counters = { MEM: 0, VXM: 0, MXM: 0, SXM: 0 };
+  const counters = { MEM: 0, VXM: 0, MXM: 0, SXM: 0, C2C: 0 };
   const push = (name: string, slice: Slice) =>
     queues.push({ id: queues.length, name, unit: slice.unit, slice, position: slice.position, unitIndex: counters[slice.unit]++ });
   for (const s of slices) {
     if (s.unit === 'MEM') push(s.name, s);
     else if (s.unit === 'SXM') push(s.name, s);
     else if (s.unit === 'VXM') for (let a = 0; a < chip.vxmAlus; a++) push(`VXM.${a}`, s);
+    else if (s.unit === 'C2C') {
+      const [from, to] = s.name === 'C2C.W' ? [0, westLinks] : [westLinks, chip.c2cLinks];
+      for (let l = from; l < to; l++) push(`C2C.${l}`, s);
+    }
     else {
       const side = s.name.endsWith('W') ? 'W' : 'E';
       for (let p = 0; p < chip.mxmPlanesPerHemisphere; p++) push(`MXM.${side}${p}`, s);

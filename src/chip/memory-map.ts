@@ -36,12 +36,17 @@ export const CONFIG = {
   functional: 20,
   /** 1: report the hazards marked "checked" in the ISA table. */
   checked: 21,
+  c2cLinks: 22,
+  c2cLatency: 23,
+  c2cVectorCycles: 24,
+  c2cBufferMessages: 25,
+  dC2cRecv: 26,
 } as const;
 export const CONFIG_SLOTS = 64;
 export const CONFIG_OFFSET = MAP_BASE;
 
 /** Per-queue descriptor written by the host: i32 fields, QUEUE_DESC_BYTES apart. */
-export const QUEUE_DESC = { unit: 0, position: 1, unitIndex: 2, progStart: 3, progLen: 4 } as const;
+export const QUEUE_DESC = { unit: 0, position: 1, unitIndex: 2, progStart: 3, progLen: 4, connected: 5 } as const;
 export const QUEUE_DESC_BYTES = 32;
 export const MAX_QUEUES = 1024;
 export const QUEUE_DESC_OFFSET = CONFIG_OFFSET + CONFIG_SLOTS * 4;
@@ -65,8 +70,9 @@ export const REGION = {
   VXM: 9, // per ALU: accumulator lanes*4 bytes, i32 dtype, pad
   STREAM_DATA: 10, // per stream slot: lanes bytes
   SRAM: 11, // per MEM slice: memVectorsPerSlice * lanes bytes
+  LINKS: 12, // per C2C link: LINK header, then the outbox and inbox rings (LINK_ENTRY each)
 } as const;
-export const REGION_COUNT = 12;
+export const REGION_COUNT = 13;
 
 /** Byte offsets of scalars in STATE. */
 export const STATE = {
@@ -112,7 +118,32 @@ export const PLANE = {
 } as const;
 export const PLANE_META_BYTES = 16;
 
-export const UNIT = { MEM: 1, VXM: 2, MXM: 3, SXM: 4 } as const;
+/** Byte offsets in each C2C link's header. The outbox holds messages sent and not yet taken by
+ * the host; the inbox holds messages the host delivered (arrived, or arriving on their cycle). */
+export const LINK = {
+  busyUntil: 0, // i64 first cycle the link can start serialising another message
+  outHead: 8, // i32 ring index of the oldest outbox message
+  outCount: 12, // i32
+  inHead: 16, // i32
+  inCount: 20, // i32
+  sent: 24, // i64 vectors sent
+  received: 32, // i64 vectors received
+} as const;
+export const LINK_HEADER_BYTES = 64;
+/** A message: i64 arrival cycle, i32 width (vectors), i32 pad, then 4 x lanes payload bytes
+ * (functional cores only). */
+export const LINK_ENTRY_HEADER_BYTES = 16;
+export const LINK_MAX_WIDTH = 4;
+
+/** Byte layout of one link's record (mirrors initLayout in assembly/layout.ts). */
+export function linkLayout(lanes: number, bufferMessages: number, functional: boolean): { entry: number; outbox: number; inbox: number; bytes: number } {
+  const entry = LINK_ENTRY_HEADER_BYTES + (functional ? LINK_MAX_WIDTH * lanes : 0);
+  const outbox = LINK_HEADER_BYTES;
+  const inbox = outbox + bufferMessages * entry;
+  return { entry, outbox, inbox, bytes: Math.ceil((inbox + bufferMessages * entry) / 64) * 64 };
+}
+
+export const UNIT = { MEM: 1, VXM: 2, MXM: 3, SXM: 4, C2C: 5 } as const;
 export const STREAM_META_BYTES = 16;
 export const TRACE_EVENT_BYTES = 16;
 
@@ -146,6 +177,10 @@ export function generateMapConstants(): string {
   group('QSTATUS', QUEUE_STATUS, 'i32');
   group('PL', PLANE, 'usize');
   group('UNIT', UNIT, 'i32');
+  group('LK', LINK, 'usize');
+  out.push(`export const LINK_HEADER_BYTES: usize = ${LINK_HEADER_BYTES};`);
+  out.push(`export const LINK_ENTRY_HEADER_BYTES: usize = ${LINK_ENTRY_HEADER_BYTES};`);
+  out.push(`export const LINK_MAX_WIDTH: i32 = ${LINK_MAX_WIDTH};`);
   out.push('');
   return out.join('\n');
 }

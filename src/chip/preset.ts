@@ -42,9 +42,13 @@ const INT_FIELDS: Record<Exclude<ScalarField, 'clockHz'>, Limits> = {
   mxmPlanesPerHemisphere: { min: 1, max: 8 },
   mxmInstallRows: { min: 1, max: 128 },
   hopCycles: { min: 1, max: 16 },
+  c2cLinks: { min: 0, max: 32 },
+  c2cLatencyCycles: { min: 1, max: 100000 },
+  c2cVectorCycles: { min: 1, max: 10000 },
+  c2cBufferMessages: { min: 1, max: 4096 },
 };
 const CLOCK: Limits = { min: 1e6, max: 1e11 };
-const DELAY_KEYS: readonly (keyof Delays)[] = ['memRead', 'vxmAlu', 'vxmLarge', 'mxm', 'sxm', 'sxmReduce'];
+const DELAY_KEYS: readonly (keyof Delays)[] = ['memRead', 'vxmAlu', 'vxmLarge', 'mxm', 'sxm', 'sxmReduce', 'c2cRecv'];
 const DELAY_LIMITS: Limits = { min: 1, max: 64 };
 
 /** Top-level fields in file order. */
@@ -64,6 +68,10 @@ const TOP_FIELDS = [
   'mxmDtypes',
   'vxmDtypes',
   'hopCycles',
+  'c2cLinks',
+  'c2cLatencyCycles',
+  'c2cVectorCycles',
+  'c2cBufferMessages',
   'delays',
 ] as const;
 
@@ -244,6 +252,10 @@ export function parseChipPreset(json: unknown, file: string): ChipConfig {
   const mxmDtypes = r.dtypes(json, 'mxmDtypes', MXM_DTYPES);
   const vxmDtypes = r.dtypes(json, 'vxmDtypes', DTYPE_NAMES);
   const hopCycles = int('hopCycles');
+  const c2cLinks = int('c2cLinks');
+  const c2cLatencyCycles = int('c2cLatencyCycles');
+  const c2cVectorCycles = int('c2cVectorCycles');
+  const c2cBufferMessages = int('c2cBufferMessages');
 
   if (!('delays' in json)) r.fail('delays', `missing; required: an object with ${DELAY_KEYS.join(', ')}`);
   const rawDelays = json.delays;
@@ -283,6 +295,10 @@ export function parseChipPreset(json: unknown, file: string): ChipConfig {
     mxmDtypes,
     vxmDtypes,
     hopCycles,
+    c2cLinks,
+    c2cLatencyCycles,
+    c2cVectorCycles,
+    c2cBufferMessages,
     delays,
     provenance,
     file,

@@ -4,7 +4,7 @@
 // `npm run gen`; a test fails while the generated files are stale.
 
 /** Functional units. Every queue belongs to one unit; ICU instructions run in every queue. */
-export type Unit = 'ICU' | 'MEM' | 'VXM' | 'MXM' | 'SXM';
+export type Unit = 'ICU' | 'MEM' | 'VXM' | 'MXM' | 'SXM' | 'C2C';
 
 /**
  * Binary encoding: every instruction is one 16-byte little-endian record.
@@ -44,7 +44,7 @@ export interface Operand {
 }
 
 /** Which preset delay an instruction's results wait (functional delay, cycles from issue). */
-export type DelayKey = 'none' | 'memRead' | 'vxmAlu' | 'vxmLarge' | 'mxm' | 'sxm' | 'sxmReduce';
+export type DelayKey = 'none' | 'memRead' | 'vxmAlu' | 'vxmLarge' | 'mxm' | 'sxm' | 'sxmReduce' | 'c2cRecv';
 
 export interface Instruction {
   mnemonic: string;
@@ -274,6 +274,27 @@ export const INSTRUCTIONS: readonly Instruction[] = [
     reads: 'stream src at issue', writes: 'stream dst at issue + sxmReduce',
     doc: 'Maximum of each segment of lanes, written to every lane of the segment.',
   },
+  // ---- C2C: chip-to-chip links (one queue per link) ------------------------------------------
+  {
+    mnemonic: 'SEND', opcode: 96, unit: 'C2C', dtypes: [], delay: 'none', issue: '1 (the link stays busy width x c2c.vectorCycles)',
+    operands: [
+      { name: 'src', kind: 'stream', field: 'srcA', doc: 'first stream of the group to send' },
+      { name: 'width', kind: 'int', field: 'width', optional: true, doc: 'vectors (streams) to send, 1..4 (default 1)' },
+    ],
+    reads: 'streams src .. src+width-1 at the link\'s slice at issue',
+    writes: 'the link: busy until issue + width*vectorCycles; the peer\'s receive buffer on issue + width*vectorCycles + latency',
+    doc: 'Transmits a vector or stream group on this queue\'s link. Each vector is one flow-control unit (320 B + 8 B on the wire, ISCA22). Sending on a link that is not connected, or while the link is still serialising the previous message, is an error.',
+  },
+  {
+    mnemonic: 'RECV', opcode: 97, unit: 'C2C', dtypes: [], delay: 'c2cRecv', issue: '1',
+    operands: [
+      { name: 'dst', kind: 'stream', field: 'dst', doc: 'first stream of the group to write' },
+      { name: 'width', kind: 'int', field: 'width', optional: true, doc: 'vectors in the message, 1..4 (default 1); must match the SEND' },
+    ],
+    reads: 'the oldest message in the link\'s receive buffer (it must have arrived by the issue cycle)',
+    writes: 'streams dst .. dst+width-1 at the link\'s slice at issue + c2cRecv',
+    doc: 'Takes the oldest arrived message off this queue\'s link and puts it on a stream group. Receiving when nothing has arrived is an error (there is no back-pressure: the schedule must know).',
+  },
 ];
 
 export function instructionByMnemonic(m: string): Instruction | undefined {
@@ -302,6 +323,10 @@ export const ERRORS = [
   { code: 6, name: 'QUEUE_OVERRUN', checked: false, doc: 'a queue ran past the end of its program without HALT' },
   { code: 7, name: 'DEADLOCK', checked: false, doc: 'every running queue is parked in SYNC and no NOTIFY can come' },
   { code: 8, name: 'BAD_OPERAND', checked: false, doc: 'an operand the unit cannot execute (bad opcode, stream id, dtype, lane index)' },
+  { code: 9, name: 'LINK_UNCONNECTED', checked: false, doc: 'SEND on a link that the system does not connect to another chip' },
+  { code: 10, name: 'LINK_BUSY', checked: true, doc: 'SEND while the link is still serialising an earlier message' },
+  { code: 11, name: 'RECV_EMPTY', checked: false, doc: 'RECV when no message has arrived on the link (never sent, or not yet arrived)' },
+  { code: 12, name: 'LINK_OVERFLOW', checked: false, doc: 'more messages in flight or waiting on a link than its buffer holds' },
 ] as const;
 
 /** Stop reasons, a bitmask returned by run(). */
