@@ -353,7 +353,7 @@ export class Core {
   planeMacs(): number[] {
     const v = new DataView(this.x.memory.buffer);
     const base = this.region(REGION.MXM).offset;
-    const pl = planeLayout(this.chip.lanes);
+    const pl = planeLayout(this.chip.lanes, this.functional);
     return Array.from({ length: 2 * this.chip.mxmPlanesPerHemisphere }, (_, p) =>
       Number(v.getBigInt64(base + p * pl.bytes + pl.meta + PLANE.macs, true)));
   }

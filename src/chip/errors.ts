@@ -27,6 +27,16 @@ function detail(core: Core, e: CoreError): string {
       return `plane has ${e.a} of ${e.b} weight rows installed in this dtype`;
     case 'QUEUE_OVERRUN':
       return 'the queue ran past the end of its program (missing HALT)';
+    case 'LINK_UNCONNECTED':
+      return `link ${e.a} is not wired to another chip in this system (single-chip runs wire none)`;
+    case 'LINK_BUSY':
+      return `link ${e.b} is still serialising the previous message for ${e.a} more cycle(s)`;
+    case 'RECV_EMPTY':
+      return e.b < 0
+        ? `no message has arrived on link ${e.a} (never sent, or already received)`
+        : `the next message on link ${e.a} arrives ${e.b} cycle(s) later`;
+    case 'LINK_OVERFLOW':
+      return `${e.a} messages are in flight on this link; its buffer holds ${e.b}`;
     case 'DEADLOCK':
       return 'every running queue is parked in SYNC and nothing can NOTIFY';
     default:

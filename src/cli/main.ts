@@ -15,16 +15,24 @@ import { encodeProgram, decodeProgram } from '../asm/container.js';
 import { disassemble } from '../asm/disasm.js';
 import { loadChipPreset } from '../chip/preset.js';
 import { STOP } from '../isa/table.js';
+import { availableParallelism } from 'node:os';
+import { runSystem } from '../system/system.js';
+import { buildSystemReport, formatSystemReport } from '../report/system-report.js';
+import type { SystemProgram } from '../system/source.js';
 
 export const EXIT = { OK: 0, BAD_INPUT: 2, CHIP_ERROR: 3, CYCLE_LIMIT: 4, INTERNAL: 70 } as const;
 
 const HELP = `sramflow: a cycle-level emulator of a compiler-scheduled, SRAM-only dataflow chip
 
 usage:
-  sramflow run <program.sfa|program.sfp> [--chip tsp-v1|tiny|FILE] [--check] [--max-cycles N] [--json]
+  sramflow run <program.sfa|program.sfp> [--chip tsp-v1|tiny|FILE] [--system PRESET|FILE]
+               [--check] [--timing-only] [--threads N] [--max-cycles N] [--json]
       run a program and report cycles, time, unit and slice busy fractions, SRAM and stream
       traffic, and the output tensors. --check reports every hazard (stream read too early, two
       writes to one stream slot, MEM port overuse, ...) as an error at its source line.
+      Multi-chip programs (a .system directive) report per chip and per link; --threads spreads
+      the chips over worker threads (default: the cores available) with identical results;
+      --timing-only runs the same schedule without values, fast and in little memory.
   sramflow asm <program.sfa> -o <program.sfp> [--chip ...]   assemble to the binary container
   sramflow disasm <program.sfp> [-o <program.sfa>] [--chip ...] print assembly for a container
   sramflow help                                                this text
@@ -42,15 +50,22 @@ interface Io {
 async function cmdRun(argv: string[], io: Io): Promise<number> {
   const { positional, flags } = parseArgs(argv, {
     chip: { type: 'string' },
+    system: { type: 'string' },
     check: { type: 'bool' },
+    'timing-only': { type: 'bool' },
+    threads: { type: 'int', min: 1, max: 256 },
     'max-cycles': { type: 'int', min: 1, max: 2 ** 53 },
     json: { type: 'bool' },
   }, 'run');
-  if (positional.length !== 1) throw new SfError('usage: sramflow run <program> [--chip P] [--check] [--max-cycles N] [--json]');
-  const { program, chip } = loadProgram(positional[0], flags.chip as string | undefined);
-  const core = await Core.create(chip, loadCoreWasm(), { checked: flags.check === true, maxInstructions: instructionCount(program) });
-  core.load(program);
+  if (positional.length !== 1) throw new SfError('usage: sramflow run <program> [--chip P] [--system S] [--check] [--timing-only] [--threads N] [--max-cycles N] [--json]');
+  const loaded = loadProgram(positional[0], flags.chip as string | undefined, flags.system as string | undefined);
   const limit = (flags['max-cycles'] as number | undefined) ?? DEFAULT_MAX_CYCLES;
+  const functional = flags['timing-only'] !== true;
+  const checked = flags.check === true;
+  if (loaded.system) return runSystemProgram(loaded.system, positional[0], flags, limit, functional, checked, io);
+  const { program, chip } = loaded;
+  const core = await Core.create(chip, loadCoreWasm(), { checked, functional, maxInstructions: instructionCount(program) });
+  core.load(program);
   const reason = core.run(limit);
   if (reason & STOP.ERROR) {
     const e = core.error();
@@ -63,6 +78,24 @@ async function cmdRun(argv: string[], io: Io): Promise<number> {
   }
   const report = buildRunReport(core);
   io.out(flags.json ? JSON.stringify(report) : formatRunReport(report));
+  return EXIT.OK;
+}
+
+async function runSystemProgram(
+  sp: SystemProgram, path: string, flags: Record<string, unknown>, limit: number, functional: boolean, checked: boolean, io: Io,
+): Promise<number> {
+  const threads = (flags.threads as number | undefined) ?? availableParallelism();
+  const r = await runSystem(sp, loadCoreWasm(), { functional, checked, threads, maxCycles: limit });
+  if (r.stop === 'error') {
+    io.err(`sramflow: ${r.error!.message}`);
+    return EXIT.CHIP_ERROR;
+  }
+  if (r.stop === 'limit') {
+    io.err(`sramflow: ${displayPath(path)}: stopped at the cycle limit (${limit}) before every chip halted; raise --max-cycles`);
+    return EXIT.CYCLE_LIMIT;
+  }
+  const report = buildSystemReport(sp.system, r, functional, checked);
+  io.out(flags.json ? JSON.stringify(report) : formatSystemReport(report));
   return EXIT.OK;
 }
 

@@ -8,6 +8,8 @@ import { decodeProgram, CONTAINER_MAGIC } from '../asm/container.js';
 import { loadChipPreset } from '../chip/preset.js';
 import type { ChipConfig } from '../chip/config.js';
 import type { Program } from '../asm/program.js';
+import { systemDirective, assembleSystem, type SystemProgram } from '../system/source.js';
+import { loadSystemPreset } from '../system/topology.js';
 
 export const DEFAULT_CHIP = 'tsp-v1';
 
@@ -37,7 +39,14 @@ export function displayPath(path: string): string {
   return rel.startsWith('..') ? path : rel;
 }
 
-export function loadProgram(path: string, chipFlag?: string): { program: Program; chip: ChipConfig } {
+export interface Loaded {
+  program: Program;
+  chip: ChipConfig;
+  /** Set for multi-chip programs (a .system directive or --system). */
+  system?: SystemProgram;
+}
+
+export function loadProgram(path: string, chipFlag?: string, systemFlag?: string): Loaded {
   const bytes = readInput(path);
   const name = displayPath(path);
   if (isContainer(bytes)) {
@@ -46,6 +55,14 @@ export function loadProgram(path: string, chipFlag?: string): { program: Program
     return { program, chip };
   }
   const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+  const sysName = systemFlag ?? systemDirective(text);
+  if (sysName) {
+    const chipOverride = chipFlag ? loadChipPreset(chipFlag) : undefined;
+    const sysPath = !systemFlag && /[/\\]|\.json$/.test(sysName) ? resolve(dirname(path), sysName) : sysName;
+    const system = loadSystemPreset(sysPath, chipOverride);
+    const sp = assembleSystem(text, name, system, readInput);
+    return { program: sp.programs[0], chip: system.chip, system: sp };
+  }
   const m = /^[ \t]*\.chip[ \t]+([^\s;#]+)/m.exec(text);
   let chipName = chipFlag ?? m?.[1] ?? DEFAULT_CHIP;
   // a .chip naming a preset file is relative to the program's folder

@@ -27,7 +27,7 @@ export function buildRunReport(core: Core): RunReport {
   const cycles = core.programCycles;
   const stats = core.queueStats();
   const units: RunReport['units'] = {};
-  for (const unit of ['MEM', 'VXM', 'MXM', 'SXM']) {
+  for (const unit of ['MEM', 'VXM', 'MXM', 'SXM', 'C2C']) {
     const qs = stats.filter((q) => q.unit === unit);
     const busy = qs.reduce((n, q) => n + q.busy, 0);
     units[unit] = { queues: qs.length, busy, busyFraction: cycles > 0 && qs.length ? busy / (qs.length * cycles) : 0 };
