@@ -143,8 +143,10 @@ export function initLayout(): i32 {
   RING_MASK = RING - 1;
 
   const L = <usize>LANES;
-  PLANE_ACC = L * L;
-  PLANE_ROWS = PLANE_ACC + L * 4;
+  // a timing-only core keeps no weights or accumulators, only which rows are installed
+  const fn: usize = FUNCTIONAL ? 1 : 0;
+  PLANE_ACC = fn * L * L;
+  PLANE_ROWS = PLANE_ACC + fn * L * 4;
   PLANE_META = PLANE_ROWS + L;
   PLANE_BYTES = align64(PLANE_META + PLANE_META_BYTES);
   ALU_BYTES = align64(L * 4 + 8);
