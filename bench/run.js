@@ -1,0 +1,114 @@
+// Benchmarks, run with plain node after `npm run build`: `npm run bench` (all), or
+// `node bench/run.js system` for the many-chip workloads only. Prints each figure and writes
+// bench/results.md and bench/results.json (committed: they are the project's measured record).
+import { writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { streamWeightsProgram } from './stream-weights.js';
+
+const dist = new URL('../dist/', import.meta.url);
+if (!existsSync(new URL('system/system.js', dist))) {
+  console.error('bench: build first (npm run build)');
+  process.exit(2);
+}
+const { assembleSystem } = await import(new URL('system/source.js', dist));
+const { loadSystemPreset } = await import(new URL('system/topology.js', dist));
+const { runSystem } = await import(new URL('system/system.js', dist));
+const { loadCoreWasm } = await import(new URL('chip/wasm-node.js', dist));
+const { Core, instructionCount } = await import(new URL('chip/core.js', dist));
+const { assemble } = await import(new URL('asm/assemble.js', dist));
+const { loadChipPreset } = await import(new URL('chip/preset.js', dist));
+
+const only = process.argv[2];
+const results = [];
+
+/** Peak resident memory while fn runs, sampled every 20 ms (RSS covers worker threads too). */
+async function measure(fn) {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  const t0 = performance.now();
+  try {
+    const value = await fn();
+    return { value, seconds: (performance.now() - t0) / 1000, peakBytes: Math.max(peak, process.memoryUsage().rss) };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function record(r) {
+  results.push(r);
+  const mib = (r.peakBytes / 2 ** 20).toFixed(0);
+  console.log(`${r.workload.padEnd(44)} ${r.seconds.toFixed(2).padStart(7)} s  ${mib.padStart(5)} MiB peak  ${(r.cyclesPerSecond / 1e6).toFixed(2)} M emulated cycles/s  ${(r.instructionsPerSecond / 1e6).toFixed(2)} M instr/s  ${r.note ?? ''}`);
+}
+
+async function kernels() {
+  const wasm = loadCoreWasm();
+  for (const k of ['gemv-int8', 'gemv-fp16', 'vector-add-fp32']) {
+    const path = new URL(`../programs/kernels/${k}.sfa`, import.meta.url);
+    if (!existsSync(path)) continue;
+    const text = readFileSync(path, 'utf8');
+    const chip = loadChipPreset(/^\s*\.chip\s+(\S+)/m.exec(text)?.[1] ?? 'tsp-v1');
+    const program = assemble(text, { file: `programs/kernels/${k}.sfa`, chip });
+    const core = await Core.create(chip, wasm, { maxInstructions: instructionCount(program) });
+    core.load(program);
+    // repeat the run until it has taken at least half a second, for a stable figure
+    let runs = 0;
+    const m = await measure(async () => {
+      const t0 = performance.now();
+      do {
+        core.reset();
+        core.run();
+        runs++;
+      } while (performance.now() - t0 < 500);
+    });
+    const cycles = core.programCycles;
+    record({
+      workload: `${k} (1 chip, functional)`, seconds: m.seconds / runs, peakBytes: m.peakBytes, cycles,
+      cyclesPerSecond: (cycles * runs) / m.seconds, instructionsPerSecond: (core.instructionsIssued * runs) / m.seconds,
+      note: `${runs} runs`,
+    });
+  }
+}
+
+async function system576() {
+  const wasm = loadCoreWasm();
+  const text = streamWeightsProgram('pod-576');
+  const sys = loadSystemPreset('pod-576');
+  const sp = assembleSystem(text, 'bench/stream-weights.js (pod-576)', sys);
+  const times = {};
+  for (const threads of [1, 2]) {
+    const m = await measure(() => runSystem(sp, wasm, { functional: false, threads }));
+    const r = m.value;
+    const instr = r.chips.reduce((n, c) => n + c.report.instructions, 0);
+    times[threads] = m.seconds;
+    record({
+      workload: `576 chips x 200 MiB weights (timing-only, ${threads} thread${threads > 1 ? 's' : ''})`,
+      seconds: m.seconds, peakBytes: m.peakBytes, cycles: r.cycles,
+      cyclesPerSecond: (r.cycles * sys.chips) / m.seconds, instructionsPerSecond: instr / m.seconds,
+      note: `system cycles ${r.cycles}; target < 30 s and < 2 GB`,
+    });
+  }
+  record({
+    workload: 'speed-up of 2 threads on 576 chips', seconds: times[2], peakBytes: 0, cycles: 0, cyclesPerSecond: 0, instructionsPerSecond: 0,
+    note: `${(times[1] / times[2]).toFixed(2)}x`,
+  });
+}
+
+if (!only || only === 'kernels') await kernels();
+if (!only || only === 'system') await system576();
+
+const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`;
+const table = [
+  '# Benchmark results',
+  '',
+  `Measured by \`npm run bench\` on ${machine}, ${new Date().toISOString().slice(0, 10)}.`,
+  'Cycles/s counts emulated chip cycles (summed over chips) per host second.',
+  '',
+  '| workload | wall s | peak MiB | emulated cycles | M cycles/s | M instructions/s | note |',
+  '|---|---|---|---|---|---|---|',
+  ...results.map((r) => `| ${r.workload} | ${r.seconds.toFixed(3)} | ${r.peakBytes ? (r.peakBytes / 2 ** 20).toFixed(0) : '-'} | ${r.cycles || '-'} | ${r.cyclesPerSecond ? (r.cyclesPerSecond / 1e6).toFixed(2) : '-'} | ${r.instructionsPerSecond ? (r.instructionsPerSecond / 1e6).toFixed(2) : '-'} | ${r.note ?? ''} |`),
+  '',
+];
+writeFileSync(new URL('results.md', import.meta.url), table.join('\n'));
+writeFileSync(new URL('results.json', import.meta.url), JSON.stringify({ machine, date: new Date().toISOString(), results }, null, 2) + '\n');
+console.log('wrote bench/results.md and bench/results.json');
