@@ -1,11 +1,16 @@
 // MEM slices: SRAM <-> streams. A slice holds MEM_VECTORS vectors of LANES bytes. Reads use
 // their ports on the issue cycle and put data on the streams D_MEM_READ cycles later; writes
 // sample the streams on the issue cycle and write the array (using ports) one cycle later.
-import { LANES, MEM_VECTORS, SRAM, PTRS, FUNCTIONAL, D_MEM_READ } from './layout';
+import { LANES, MEM_VECTORS, SRAM, PTRS, FUNCTIONAL, D_MEM_READ, SRAM_DIRTY, TRACK_DIRTY } from './layout';
 import { curCycle, raise, readGroup, writeGroup, usePorts, groupValid, setWatchHit, watching } from './streams';
 import { loadI } from './numerics';
 import { ERR_SRAM_RANGE, ERR_BAD_OPERAND, DT_INT16 } from './isa.generated';
 import { bpSramHit } from './breakpoints';
+
+function dirty(slice: i32, addr: i32, width: i32): void {
+  if (!TRACK_DIRTY) return;
+  memory.fill(SRAM_DIRTY + <usize>slice * <usize>MEM_VECTORS + <usize>addr, 1, <usize>width);
+}
 
 @inline function vec(slice: i32, addr: i32): usize {
   return SRAM + (<usize>slice * <usize>MEM_VECTORS + <usize>addr) * <usize>LANES;
@@ -43,6 +48,7 @@ export function memWrite(slice: i32, addr: i32, src: i32, width: i32): void {
   usePorts(slice, curCycle + 1, width);
   watch(slice, addr, width);
   if (!FUNCTIONAL) return;
+  dirty(slice, addr, width);
   for (let k = 0; k < width; k++) {
     memory.copy(vec(slice, addr + k), load<usize>(PTRS + (<usize>k << 2)), <usize>LANES);
   }
@@ -83,6 +89,7 @@ export function memScatter(slice: i32, base: i32, idx: i32, src: i32, width: i32
     const a = base + load<i32>(buf + (<usize>i << 2)) * width;
     if (!rangeOk(a, width)) return;
     watch(slice, a, width);
+    dirty(slice, a, width);
     for (let k = 0; k < width; k++) {
       store<u8>(vec(slice, a + k) + <usize>i, load<u8>(load<usize>(PTRS + (<usize>k << 2)) + <usize>i));
     }

@@ -23,6 +23,8 @@ export interface CoreOptions {
   maxInstructions?: number;
   /** Issue events kept for the debugger's timeline (default 0: off). */
   traceCapacity?: number;
+  /** Keep a map of SRAM vectors written since the host last cleared it (debugger snapshots). */
+  trackDirty?: boolean;
 }
 
 export interface CoreError {
@@ -125,6 +127,7 @@ export class Core {
     cfg(CONFIG.traceCapacity, opts.traceCapacity ?? 0);
     cfg(CONFIG.functional, this.functional ? 1 : 0);
     cfg(CONFIG.checked, this.checked ? 1 : 0);
+    cfg(CONFIG.trackDirty, opts.trackDirty ? 1 : 0);
     cfg(CONFIG.c2cLinks, c.c2cLinks);
     cfg(CONFIG.c2cLatency, c.c2cLatencyCycles);
     cfg(CONFIG.c2cVectorCycles, c.c2cVectorCycles);

@@ -36,6 +36,8 @@ export const CONFIG = {
   functional: 20,
   /** 1: report the hazards marked "checked" in the ISA table. */
   checked: 21,
+  /** 1: keep the SRAM_DIRTY map (for the debugger's incremental snapshots). */
+  trackDirty: 27,
   c2cLinks: 22,
   c2cLatency: 23,
   c2cVectorCycles: 24,
@@ -71,8 +73,10 @@ export const REGION = {
   STREAM_DATA: 10, // per stream slot: lanes bytes
   SRAM: 11, // per MEM slice: memVectorsPerSlice * lanes bytes
   LINKS: 12, // per C2C link: LINK header, then the outbox and inbox rings (LINK_ENTRY each)
+  SRAM_DIRTY: 13, // one byte per SRAM vector, set to 1 when a WRITE/SCATTER writes it; the host
+  // clears it (debugger snapshots copy only dirty vectors). Not machine state: outside the hash.
 } as const;
-export const REGION_COUNT = 13;
+export const REGION_COUNT = 14;
 
 /** Byte offsets of scalars in STATE. */
 export const STATE = {
