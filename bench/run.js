@@ -114,9 +114,9 @@ const table = [
   `Measured by \`npm run bench\` on ${machine}, ${new Date().toISOString().slice(0, 10)}.`,
   'Cycles/s counts emulated chip cycles (summed over chips) per host second.',
   '',
-  '| workload | wall s | peak MiB | emulated cycles | M cycles/s | M instructions/s | note |',
+  '| workload | wall s (per run) | peak MiB | emulated cycles | M cycles/s | M instructions/s | note |',
   '|---|---|---|---|---|---|---|',
-  ...results.map((r) => `| ${r.workload} | ${r.seconds.toFixed(3)} | ${r.peakBytes ? (r.peakBytes / 2 ** 20).toFixed(0) : '-'} | ${r.cycles || '-'} | ${r.cyclesPerSecond ? (r.cyclesPerSecond / 1e6).toFixed(2) : '-'} | ${r.instructionsPerSecond ? (r.instructionsPerSecond / 1e6).toFixed(2) : '-'} | ${r.note ?? ''} |`),
+  ...results.map((r) => `| ${r.workload} | ${r.seconds.toPrecision(3)} | ${r.peakBytes ? (r.peakBytes / 2 ** 20).toFixed(0) : '-'} | ${r.cycles || '-'} | ${r.cyclesPerSecond ? (r.cyclesPerSecond / 1e6).toFixed(2) : '-'} | ${r.instructionsPerSecond ? (r.instructionsPerSecond / 1e6).toFixed(2) : '-'} | ${r.note ?? ''} |`),
   '',
 ];
 writeFileSync(new URL('results.md', import.meta.url), table.join('\n'));
