@@ -4,7 +4,7 @@
 // the regions. 64-bit counters cross to the host as f64.
 import {
   initLayout, regionOffsetOf, regionSizeOf, STATE, QSTATE, END, PLANES, TRACE, TRACE_CAP,
-  PORTS, MEM_SLICES, VXM, ALUS, ALU_BYTES, SUPERLANES, LINKS, LINKS_N, LINK_BYTES,
+  PORTS, MEM_SLICES, VXM, ALUS, ALU_BYTES, SUPERLANES, LINKS, LINKS_N, LINK_BYTES, STREAM_DATA, SRAM,
 } from './layout';
 import { ST_CYCLE, ST_STOP_REASON, ST_LAST_NOTIFY, ST_LAST_HALT, ST_ERR_STREAM, ST_BP_HIT } from './map.generated';
 import { clearStreams, clearFailure } from './streams';
@@ -30,6 +30,8 @@ export function reset(): void {
   store<i32>(STATE + ST_BP_HIT, -1);
   resetQueues();
   clearStreams();
+  // stale payloads would make the state (and its hash) depend on what ran before
+  memory.fill(STREAM_DATA, 0, SRAM - STREAM_DATA);
   memory.fill(PORTS, 0xff, <usize>MEM_SLICES * 32);
   resetPlanes(PLANES);
   memory.fill(VXM, 0, <usize>ALUS * ALU_BYTES);

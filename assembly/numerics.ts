@@ -9,7 +9,7 @@ export function f32ToF16(x: f32): u32 {
   const sign = (b >> 16) & 0x8000;
   const e = <i32>((b >> 23) & 0xff);
   const m = b & 0x7fffff;
-  if (e == 255) return sign | (m != 0 ? 0x7e00 : 0x7c00);
+  if (e == 255) return m != 0 ? 0x7e00 : sign | 0x7c00; // NaN: canonical, sign dropped
   const ne = e - 112; // e - 127 + 15
   if (ne >= 31) return sign | 0x7c00;
   if (ne <= 0) {
@@ -42,7 +42,7 @@ export function f16ToF32(h: u32): f32 {
 
 export function f32ToBf16(x: f32): u32 {
   const b = reinterpret<u32>(x);
-  if ((b & 0x7fffffff) > 0x7f800000) return ((b >> 16) & 0x8000) | 0x7fc0;
+  if ((b & 0x7fffffff) > 0x7f800000) return 0x7fc0; // NaN: canonical, sign dropped
   const lsb = (b >> 16) & 1;
   return (b + 0x7fff + lsb) >> 16;
 }

@@ -6,7 +6,7 @@ import { curCycle, raise, readGroup, writeGroup, groupValid } from './streams';
 import { loadF, storeF, loadI, storeI, loadAny, storeAny, isIntDtype, isValidDtype } from './numerics';
 import {
   OP_ADD, OP_SUB, OP_MUL, OP_MAX, OP_MIN, OP_NEG, OP_ABS, OP_EXP2, OP_EXP, OP_RSQRT, OP_TANH, OP_SIGMOID,
-  OP_ADDS, OP_MULS, OP_CVT, OP_ACC, ERR_BAD_OPERAND, dtypeBytes,
+  OP_ADDS, OP_MULS, OP_CVT, OP_ACC, ERR_BAD_OPERAND, DT_INT32, dtypeBytes,
 } from './isa.generated';
 
 const TA: usize = 0; // plane pointer tables within PTRS
@@ -108,8 +108,11 @@ export function vxmExec(alu: i32, op: i32, dt: i32, dst: i32, sa: i32, sb: i32, 
       if (binary) y = binaryI(op, x, loadI(B, dt, i));
       else if (op == OP_NEG) y = -x;
       else if (op == OP_ABS) y = x < 0 ? -x : x;
-      else if (op == OP_ADDS) y = x + b;
-      else y = x * b; // MULS
+      else {
+        // the immediate may exceed the dtype: compute exactly, then wrap (int32) or saturate
+        const wide: i64 = op == OP_ADDS ? <i64>x + <i64>b : <i64>x * <i64>b;
+        y = dt == DT_INT32 ? <i32>wide : <i32>(wide < -32768 ? -32768 : wide > 32767 ? 32767 : wide);
+      }
       storeI(D, dt, i, y);
     }
   } else {

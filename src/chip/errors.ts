@@ -40,6 +40,7 @@ function detail(core: Core, e: CoreError): string {
     case 'DEADLOCK':
       return 'every running queue is parked in SYNC and nothing can NOTIFY';
     default:
+      if (instructionAt(core, e.queue, e.pc) === 'RECV' && e.b > 0) return `the message on this link has ${e.b} vector(s); RECV asked for ${e.a}`;
       return `bad operand (${e.a}, ${e.b}${e.stream >= 0 ? ', stream ' + s : ''})`;
   }
 }
@@ -53,7 +54,8 @@ export function instructionAt(core: Core, queue: string, pc: number): string {
 
 /** The error as an SfError whose `where` is the instruction's source position. */
 export function coreErrorToSfError(core: Core, e: CoreError): SfError {
-  const src = core.sourceOf(e.queue, e.pc);
+  // an overrun's pc is one past the end: point at the queue's last instruction instead
+  const src = core.sourceOf(e.queue, e.pc) ?? (e.name === 'QUEUE_OVERRUN' ? core.sourceOf(e.queue, e.pc - 1) : null);
   const file = core.loadedProgram?.source ?? 'program';
   const where = src ? `${file}:${src.line}:${src.col}` : file;
   const q = core.plan.queueByName.get(e.queue);

@@ -85,7 +85,7 @@ async function runSystemProgram(
   sp: SystemProgram, path: string, flags: Record<string, unknown>, limit: number, functional: boolean, checked: boolean, io: Io,
 ): Promise<number> {
   const threads = (flags.threads as number | undefined) ?? availableParallelism();
-  const r = await runSystem(sp, loadCoreWasm(), { functional, checked, threads, maxCycles: limit });
+  const r = await runSystem(sp, loadCoreWasm(), { functional, checked, threads, maxCycles: limit, hashes: false });
   if (r.stop === 'error') {
     io.err(`sramflow: ${r.error!.message}`);
     return EXIT.CHIP_ERROR;
