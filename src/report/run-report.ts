@@ -87,6 +87,26 @@ function values(v: number[], max = 16): string {
   return `[${shown.join(', ')}${v.length > max ? `, ... (${v.length} values)` : ''}]`;
 }
 
+/** Neighbouring active slices of one unit kind folded into runs: `MEM.W43..W28 38.8-40.8%`. */
+function sliceRuns(slices: RunReport['slices']): string[] {
+  const runs: RunReport['slices'][] = [];
+  for (const s of slices) {
+    const last = runs[runs.length - 1];
+    const prev = last?.[last.length - 1];
+    const unit = (n: string) => n.split('.')[0];
+    if (prev && unit(prev.name) === unit(s.name) && s.position === prev.position + 1) last.push(s);
+    else runs.push([s]);
+  }
+  return runs.map((run) => {
+    const lo = Math.min(...run.map((s) => s.busyFraction));
+    const hi = Math.max(...run.map((s) => s.busyFraction));
+    const range = lo === hi ? pct(lo) : `${(100 * lo).toFixed(1)}-${pct(hi)}`;
+    if (run.length === 1) return `${run[0].name} ${range}`;
+    const tail = run[run.length - 1].name.split('.')[1];
+    return `${run[0].name}..${tail} ${range}`;
+  });
+}
+
 export function formatRunReport(r: RunReport): string {
   const out: string[] = [];
   out.push(`${r.program ?? 'program'} on ${r.chip} (${r.mode}${r.checked ? ', checked' : ''})`);
@@ -96,9 +116,7 @@ export function formatRunReport(r: RunReport): string {
   out.push(`  streams       ${bytes(r.streams.bytesWritten)} written`);
   if (r.mxm.macs > 0) out.push(`  MXM           ${r.mxm.macs} MACs, ${r.mxm.macsPerCycle.toFixed(0)}/cycle of ${r.mxm.peakMacsPerCycle} peak (${pct(r.mxm.macsPerCycle / r.mxm.peakMacsPerCycle)})`);
   out.push('  busy by unit  ' + Object.entries(r.units).map(([u, x]) => `${u} ${pct(x.busyFraction)}`).join('  '));
-  if (r.slices.length) {
-    out.push('  busy by slice ' + r.slices.map((s) => `${s.name} ${pct(s.busyFraction)}`).join('  '));
-  }
+  if (r.slices.length) out.push('  busy by slice ' + sliceRuns(r.slices).join('  '));
   for (const [name, t] of Object.entries(r.outputs)) {
     out.push(`  output ${name} ${t.dtype}[${t.shape.join(',')}] = ${values(t.values)}`);
   }
