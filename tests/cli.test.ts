@@ -48,6 +48,12 @@ describe('sramflow run', () => {
       const rb = JSON.parse(b.out);
       expect(rb.cycles).toBe(ra.cycles);
       expect(rb.outputs).toEqual(ra.outputs);
+      // timing-only runs the same schedule: same cycles, no values
+      const t = sramflow('run', k, '--json', '--timing-only', '--check');
+      expect(t.code, t.err).toBe(0);
+      const rt = JSON.parse(t.out);
+      expect(rt.cycles).toBe(ra.cycles);
+      expect(rt.mode).toBe('timing-only');
     });
   }
 
