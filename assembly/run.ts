@@ -234,7 +234,26 @@ function stop(reason: i32, c: i64): i32 {
   return reason;
 }
 
-/** Runs until cycle `limit` (exclusive), a halt, a breakpoint or an error. */
+/** The earliest next issue among running queues (i64.MAX_VALUE if none). */
+function scanNext(): i64 {
+  let next = i64.MAX_VALUE;
+  for (let q = 0; q < NQUEUES; q++) {
+    const s = qs(q);
+    if (load<i32>(s + QS_STATUS) == QSTATUS_RUNNING) {
+      const n = load<i64>(s + QS_NEXT);
+      if (n < next) next = n;
+    }
+  }
+  return next;
+}
+
+function firstParked(): i32 {
+  for (let q = 0; q < NQUEUES; q++) if (load<i32>(qs(q) + QS_STATUS) == QSTATUS_PARKED) return q;
+  return -1;
+}
+
+/** Runs until cycle `limit` (exclusive), a halt, a breakpoint or an error. One pass over the
+ * queues per issuing cycle both executes the queues due and finds the next cycle to jump to. */
 export function runUntil(limit: i64): i32 {
   if (load<i32>(STATE + ST_ERR_CODE) != 0) return STOP_ERROR;
   clearFailure();
@@ -242,18 +261,10 @@ export function runUntil(limit: i64): i32 {
   let c = load<i64>(STATE + ST_CYCLE);
   const bps = anyBreakpoints();
   setWatching(bps);
+  let next = scanNext();
   while (true) {
-    let next = i64.MAX_VALUE;
-    let parked = -1;
-    for (let q = 0; q < NQUEUES; q++) {
-      const s = qs(q);
-      const st = load<i32>(s + QS_STATUS);
-      if (st == QSTATUS_RUNNING) {
-        const n = load<i64>(s + QS_NEXT);
-        if (n < next) next = n;
-      } else if (st == QSTATUS_PARKED && parked < 0) parked = q;
-    }
     if (next == i64.MAX_VALUE) {
+      const parked = firstParked();
       if (parked >= 0) {
         setContext(parked, load<i32>(qs(parked) + QS_PC) - 1, desc(parked, QD_POSITION), c);
         raise(ERR_DEADLOCK, -1, 0, 0);
@@ -287,12 +298,22 @@ export function runUntil(limit: i64): i32 {
         }
       }
     }
+    const notifiesBefore = load<i64>(STATE + ST_LAST_NOTIFY);
+    next = i64.MAX_VALUE;
     for (let q = 0; q < NQUEUES; q++) {
       const s = qs(q);
-      if (load<i32>(s + QS_STATUS) != QSTATUS_RUNNING || load<i64>(s + QS_NEXT) != c) continue;
-      execQueue(q, c);
-      if (failed) return stop(STOP_ERROR, c);
+      if (load<i32>(s + QS_STATUS) != QSTATUS_RUNNING) continue;
+      let n = load<i64>(s + QS_NEXT);
+      if (n == c) {
+        execQueue(q, c);
+        if (failed) return stop(STOP_ERROR, c);
+        if (load<i32>(s + QS_STATUS) != QSTATUS_RUNNING) continue;
+        n = load<i64>(s + QS_NEXT);
+      }
+      if (n < next) next = n;
     }
+    // a NOTIFY restarts queues the pass may already have passed: they issue on c + 1
+    if (load<i64>(STATE + ST_LAST_NOTIFY) != notifiesBefore && c + 1 < next) next = c + 1;
     c++;
     if (watchHit >= 0) {
       store<i32>(STATE + ST_BP_HIT, watchHit);
