@@ -148,7 +148,7 @@ export function initLayout(): i32 {
   const L = <usize>LANES;
   // a timing-only core keeps no weights or accumulators, only which rows are installed
   const fn: usize = FUNCTIONAL ? 1 : 0;
-  PLANE_ACC = fn * L * L;
+  PLANE_ACC = fn * 2 * L * L; // int8 pairs use L*L bytes; fp16/bf16 widened to f32 use 2*L*L
   PLANE_ROWS = PLANE_ACC + fn * L * 4;
   PLANE_META = PLANE_ROWS + L;
   PLANE_BYTES = align64(PLANE_META + PLANE_META_BYTES);

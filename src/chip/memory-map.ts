@@ -191,7 +191,7 @@ export function generateMapConstants(): string {
 
 /** Byte layout of one MXM plane's record (mirrors initLayout in assembly/layout.ts). */
 export function planeLayout(lanes: number, functional = true): { acc: number; rows: number; meta: number; bytes: number } {
-  const acc = functional ? lanes * lanes : 0;
+  const acc = functional ? 2 * lanes * lanes : 0;
   const rows = acc + (functional ? lanes * 4 : 0);
   const meta = rows + lanes;
   return { acc, rows, meta, bytes: Math.ceil((meta + PLANE_META_BYTES) / 64) * 64 };
