@@ -4,12 +4,14 @@
 // westward stream w = cycle + position*HOP. Each stream keeps a ring of RING slots keyed by w:
 // a write at (position, cycle) fills slot w and records the writer's position; a read at
 // (position, cycle) finds slot w and checks that the writer is at or upstream of the reader.
-// Reads and writes are O(1) and idle cycles cost nothing.
+// Reads and writes are O(1) and idle cycles cost nothing. One flight may carry several values in
+// segments: a writer further along the stream replaces the value from its position on, as a
+// slice overwriting a stream register does (up to STREAM_WRITERS per flight).
 import {
   S, NSTREAMS, RING_MASK, HOP, LANES, CHECKED, FUNCTIONAL, STATE, STREAM_META, STREAM_DATA, STREAM_STATS,
   PORTS, MEM_PORTS,
 } from './layout';
-import { ST_ERR_CODE, ST_ERR_QUEUE, ST_ERR_PC, ST_ERR_STREAM, ST_ERR_A, ST_ERR_B, ST_ERR_CYCLE, ST_STOP_REASON, STREAM_META_BYTES } from './map.generated';
+import { ST_ERR_CODE, ST_ERR_QUEUE, ST_ERR_PC, ST_ERR_STREAM, ST_ERR_A, ST_ERR_B, ST_ERR_CYCLE, ST_STOP_REASON, STREAM_META_BYTES, STREAM_WRITERS } from './map.generated';
 import { bpStreamHit } from './breakpoints';
 import { ERR_STREAM_EMPTY, ERR_STREAM_COLLISION, ERR_MEM_PORT, STOP_ERROR } from './isa.generated';
 
@@ -67,43 +69,68 @@ export function raise(code: i32, stream: i32, a: i32, b: i32): void {
   return s < S ? c - <i64>(pos * HOP) : c + <i64>(pos * HOP);
 }
 
-@inline function slotIndex(s: i32, w: i64): usize {
-  return <usize>s * <usize>(RING_MASK + 1) + <usize>(<i32>w & RING_MASK);
+@inline function entryIndex(s: i32, w: i64, k: i32): usize {
+  return (<usize>s * <usize>(RING_MASK + 1) + <usize>(<i32>w & RING_MASK)) * <usize>STREAM_WRITERS + <usize>k;
 }
 
-@inline export function slotMeta(s: i32, w: i64): usize {
-  return STREAM_META + slotIndex(s, w) * STREAM_META_BYTES;
+@inline export function entryMeta(s: i32, w: i64, k: i32): usize {
+  return STREAM_META + entryIndex(s, w, k) * STREAM_META_BYTES;
 }
 
-@inline export function slotData(s: i32, w: i64): usize {
-  return STREAM_DATA + slotIndex(s, w) * <usize>LANES;
+@inline export function entryData(s: i32, w: i64, k: i32): usize {
+  return STREAM_DATA + entryIndex(s, w, k) * <usize>LANES;
 }
 
-/** Pointer to the payload that stream s holds at (curPos, curCycle), after the checked-mode test
- * that a value is there. Returns 0 in timing-only mode. */
+/** Pointer to the payload that stream s holds at (curPos, curCycle): the value of the nearest
+ * writer of this flight at or upstream of the reader (a writer further down the stream replaces
+ * the value from its own position on). Checked mode reports a read that finds none. Returns 0 in
+ * timing-only mode. */
 export function readStream(s: i32): usize {
   const w = flightKey(s, curPos, curCycle);
-  if (CHECKED) {
-    const m = slotMeta(s, w);
-    const tag = load<i64>(m);
-    const wpos = <i32>load<i16>(m + 8);
-    const ok = tag == w && (s < S ? wpos <= curPos : wpos >= curPos);
-    if (!ok) {
-      // detail: a = writer position when the slot holds this flight (written downstream), else -1
-      raise(ERR_STREAM_EMPTY, s, tag == w ? wpos : -1, 0);
-    }
+  const east = s < S;
+  let best = -1;
+  let bestPos = 0;
+  let downstream = -1;
+  for (let k = 0; k < STREAM_WRITERS; k++) {
+    const m = entryMeta(s, w, k);
+    if (load<i64>(m) != w) continue;
+    const p = <i32>load<i16>(m + 8);
+    if (east ? p <= curPos : p >= curPos) {
+      if (best < 0 || (east ? p > bestPos : p < bestPos)) {
+        best = k;
+        bestPos = p;
+      }
+    } else if (downstream < 0) downstream = p;
   }
-  return FUNCTIONAL ? slotData(s, w) : 0;
+  if (best < 0) {
+    if (CHECKED) raise(ERR_STREAM_EMPTY, s, downstream, 0);
+    best = 0;
+  }
+  return FUNCTIONAL ? entryData(s, w, best) : 0;
 }
 
-/** Claims the slot of stream s for a value the current instruction puts on it at curPos on
- * cycle `at`; returns the payload pointer to fill (0 in timing-only mode). */
+/** Claims an entry of stream s's flight for a value the current instruction puts on it at
+ * curPos on cycle `at`; returns the payload pointer to fill (0 in timing-only mode). Two writes
+ * of one flight at one position collide; writers at different positions are segments. */
 export function writeStream(s: i32, at: i64): usize {
   const w = flightKey(s, curPos, at);
-  const m = slotMeta(s, w);
-  if (CHECKED && load<i64>(m) == w) {
-    raise(ERR_STREAM_COLLISION, s, <i32>load<i16>(m + 8), <i32>load<i16>(m + 10));
+  let free = -1;
+  for (let k = 0; k < STREAM_WRITERS; k++) {
+    const m = entryMeta(s, w, k);
+    if (load<i64>(m) != w) {
+      if (free < 0) free = k;
+    } else if (<i32>load<i16>(m + 8) == curPos) {
+      if (CHECKED) raise(ERR_STREAM_COLLISION, s, curPos, <i32>load<i16>(m + 10));
+      free = k; // unchecked: the later write wins
+      break;
+    }
   }
+  if (free < 0) {
+    // more segments on one flight than the emulator keeps: always an error (never silently wrong)
+    raise(ERR_STREAM_COLLISION, s, -1, STREAM_WRITERS);
+    free = 0;
+  }
+  const m = entryMeta(s, w, free);
   store<i64>(m, w);
   store<i16>(m + 8, <i16>curPos);
   store<i16>(m + 10, <i16>curQueue);
@@ -114,7 +141,7 @@ export function writeStream(s: i32, at: i64): usize {
   }
   const st = STREAM_STATS + (<usize>s << 3);
   store<i64>(st, load<i64>(st) + <i64>LANES);
-  return FUNCTIONAL ? slotData(s, w) : 0;
+  return FUNCTIONAL ? entryData(s, w, free) : 0;
 }
 
 /** Fills plane pointers tab[0..g-1] for reading the group starting at stream s. */
@@ -145,7 +172,7 @@ export function usePorts(slice: i32, c: i64, n: i32): void {
 
 /** Empties every stream slot and port record (reset). */
 export function clearStreams(): void {
-  const slots = <usize>NSTREAMS * <usize>(RING_MASK + 1);
+  const slots = <usize>NSTREAMS * <usize>(RING_MASK + 1) * <usize>STREAM_WRITERS;
   for (let i: usize = 0; i < slots; i++) {
     const m = STREAM_META + i * STREAM_META_BYTES;
     store<i64>(m, i64.MIN_VALUE);

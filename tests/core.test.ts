@@ -500,3 +500,33 @@ describe('tsp-v1', () => {
     expect(far.readTensor('q').values.slice(0, 5)).toEqual([0, 1, 2, 3, 4]);
   });
 });
+
+describe('stream segments', () => {
+  it('one flight carries a value per segment: each reader sees the nearest writer upstream', async () => {
+    // E0, flight w = -2: MEM.W1 (position 4) puts x on it on cycle 2, MEM.W0 (5) puts y on it on
+    // cycle 3. MEM.W1 itself samples x on 2; the VXM (6) sees y on 4 and negates it.
+    const core = await runAsm(`
+.tensor x int8[32] @ MEM.W1:0 = range(1)
+.tensor y int8[32] @ MEM.W0:0 = range(-40)
+.tensor x2 int8[32] @ MEM.W1:1
+.tensor z int8[32] @ MEM.E0:0
+.output x2 z
+.queue MEM.W1
+  @1 READ x, E0
+  @2 WRITE x2, E0
+  HALT
+.queue MEM.W0
+  @2 READ y, E0
+  HALT
+.queue VXM.0
+  @4 NEG.int8 E1, E0
+  HALT
+.queue MEM.E0
+  @6 WRITE z, E1
+  HALT
+`);
+    expect(errorLine(core)).toBeNull();
+    expect(core.readTensor('x2').values).toEqual(Array.from({ length: 32 }, (_, i) => 1 + i));
+    expect(core.readTensor('z').values).toEqual(Array.from({ length: 32 }, (_, i) => 40 - i));
+  });
+});

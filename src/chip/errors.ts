@@ -16,8 +16,9 @@ function detail(core: Core, e: CoreError): string {
         ? `stream ${s} holds a value written at position ${e.a}, downstream of this slice: nothing has arrived here`
         : `stream ${s} holds nothing at this slice on this cycle (read too early, too late, or never written)`;
     case 'STREAM_COLLISION': {
+      if (e.a < 0) return `more than ${e.b} values on one flight of stream ${s} (the emulator keeps ${e.b} segments per flight; use another stream)`;
       const other = core.plan.queues[e.b]?.name ?? `#${e.b}`;
-      return `stream ${s} slot already holds a value written by ${other} (position ${e.a}) on the same flight`;
+      return `stream ${s} already carries a value written at this position (${e.a}) by ${other} on the same flight`;
     }
     case 'MEM_PORT':
       return `${e.a} vector accesses on one cycle; the slice has ${e.b} ports (a WRITE uses its ports one cycle after issue)`;

@@ -65,12 +65,12 @@ export const REGION = {
   TRACE: 2, // issue events: i64 cycle, i32 queue, i32 pc (16 bytes each), a ring
   STATE: 3, // scalars, see STATE
   QSTATE: 4, // per queue, see QSTATE
-  STREAM_META: 5, // per stream slot: i64 tag (flight key w), i16 writer position, i16 writer queue, i32 writer pc
+  STREAM_META: 5, // per stream slot, STREAM_WRITERS entries: i64 tag (flight key w), i16 writer position, i16 writer queue, i32 writer pc
   STREAM_STATS: 6, // per stream: i64 bytes written
   PORTS: 7, // per MEM slice, 2 entries: i64 cycle, i32 ports used, pad
   MXM: 8, // per plane: weights lanes*lanes bytes, accumulators lanes*4, installed rows lanes bytes, PLANE meta
   VXM: 9, // per ALU: accumulator lanes*4 bytes, i32 dtype, pad
-  STREAM_DATA: 10, // per stream slot: lanes bytes
+  STREAM_DATA: 10, // per stream slot, STREAM_WRITERS entries of lanes bytes
   SRAM: 11, // per MEM slice: memVectorsPerSlice * lanes bytes
   LINKS: 12, // per C2C link: LINK header, then the outbox and inbox rings (LINK_ENTRY each)
   SRAM_DIRTY: 13, // one byte per SRAM vector, set to 1 when a WRITE/SCATTER writes it; the host
@@ -149,6 +149,9 @@ export function linkLayout(lanes: number, bufferMessages: number, functional: bo
 
 export const UNIT = { MEM: 1, VXM: 2, MXM: 3, SXM: 4, C2C: 5 } as const;
 export const STREAM_META_BYTES = 16;
+/** Writers one flight of a stream can carry at different positions (segments): entry k of slot
+ * (stream, w) is at index ((stream * RING + (w & (RING-1))) * STREAM_WRITERS + k). */
+export const STREAM_WRITERS = 4;
 export const TRACE_EVENT_BYTES = 16;
 
 export function generateMapConstants(): string {
@@ -168,6 +171,7 @@ export function generateMapConstants(): string {
   out.push(`export const QSTATE_BYTES: usize = ${QSTATE_BYTES};`);
   out.push(`export const PLANE_META_BYTES: usize = ${PLANE_META_BYTES};`);
   out.push(`export const STREAM_META_BYTES: usize = ${STREAM_META_BYTES};`);
+  out.push(`export const STREAM_WRITERS: i32 = ${STREAM_WRITERS};`);
   out.push(`export const TRACE_EVENT_BYTES: usize = ${TRACE_EVENT_BYTES};`);
   const group = (prefix: string, obj: Record<string, number>, type: string) => {
     out.push('');

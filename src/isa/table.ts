@@ -316,7 +316,7 @@ export function issueCycles(op: number, dtypeCode: number, a: number): number {
 /** Hazard and error codes the core reports; the host formats them (src/chip/errors.ts). */
 export const ERRORS = [
   { code: 1, name: 'STREAM_EMPTY', checked: true, doc: 'read of a stream slot that holds nothing at that position and cycle (never written, or written downstream, or already gone)' },
-  { code: 2, name: 'STREAM_COLLISION', checked: true, doc: 'two writes to one stream slot (same stream, same flight)' },
+  { code: 2, name: 'STREAM_COLLISION', checked: true, doc: 'two writes to one stream slot: the same stream and flight at the same position (writers at different positions are segments and legal); also, always reported, more than 4 segments on one flight (an emulator limit)' },
   { code: 3, name: 'MEM_PORT', checked: true, doc: 'a MEM slice used more vector ports in one cycle than it has' },
   { code: 4, name: 'SRAM_RANGE', checked: false, doc: 'an SRAM address out of range of the slice' },
   { code: 5, name: 'MXM_NO_WEIGHTS', checked: false, doc: 'MM on a plane before all its weight rows are installed, or with another dtype than installed' },
