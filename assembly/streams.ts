@@ -91,9 +91,11 @@ export function readStream(s: i32): usize {
   let best = -1;
   let bestPos = 0;
   let downstream = -1;
+  // a flight's writers always fill a prefix of its entries (claims take the first entry not of
+  // this flight), so the scan stops at the first entry of another flight
   for (let k = 0; k < STREAM_WRITERS; k++) {
     const m = entryMeta(s, w, k);
-    if (load<i64>(m) != w) continue;
+    if (load<i64>(m) != w) break;
     const p = <i32>load<i16>(m + 8);
     if (east ? p <= curPos : p >= curPos) {
       if (best < 0 || (east ? p > bestPos : p < bestPos)) {
@@ -118,7 +120,8 @@ export function writeStream(s: i32, at: i64): usize {
   for (let k = 0; k < STREAM_WRITERS; k++) {
     const m = entryMeta(s, w, k);
     if (load<i64>(m) != w) {
-      if (free < 0) free = k;
+      free = k;
+      break;
     } else if (<i32>load<i16>(m + 8) == curPos) {
       if (CHECKED) raise(ERR_STREAM_COLLISION, s, curPos, <i32>load<i16>(m + 10));
       free = k; // unchecked: the later write wins
