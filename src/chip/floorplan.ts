@@ -81,7 +81,7 @@ export function floorplan(chip: ChipConfig): Floorplan {
   }
   const S = chip.streamsPerDirection;
   const fp: Floorplan = {
-    positions: slices.length,
+    positions: slices[slices.length - 1].position + 1,
     slices,
     queues,
     queueByName: new Map(queues.map((q) => [q.name, q])),
