@@ -177,8 +177,8 @@ describe('model configs', () => {
   it('refuses bad JSON and missing files by name', () => {
     const p = join(dir, 'bad.json');
     writeFileSync(p, '{"hidden_size": 4,');
-    expect(() => loadModelConfig(p)).toThrow(/bad\.json: invalid JSON/);
-    expect(() => loadModelConfig(join(dir, 'nope.json'))).toThrow(/nope\.json: no such model config file \(shipped models: llama-3-8b/);
+    expect(() => loadModelConfig(p)).toThrow(/bad\.json:1:19: invalid JSON/);
+    expect(() => loadModelConfig(join(dir, 'nope.json'))).toThrow(/nope\.json: no such model config file \(shipped: llama-3-8b/);
   });
 });
 

@@ -211,7 +211,7 @@ describe('loading files', () => {
 
   it('missing file', () => {
     const p = join(tmp, 'nope.json');
-    expectSfError(() => loadChipPreset(p), `${p}: no such chip preset file (shipped presets: tsp-v1, tiny`);
+    expectSfError(() => loadChipPreset(p), `${p}: no such chip preset file (shipped: tsp-v1, tiny`);
     expectSfError(() => loadChipPreset('tsp-v9'), 'tsp-v9: no such chip preset file');
   });
 

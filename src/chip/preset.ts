@@ -6,11 +6,10 @@
 // carries where it came from; user presets may use plain values (recorded as assumptions).
 // "delays" is a group of figures, not a figure itself. "$comment" is allowed and ignored.
 // Every problem is an SfError with a one-line message naming the file and the field path.
-import { readdirSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DTYPE_NAMES, type DtypeName } from '../isa/dtypes.js';
-import { at, SfError } from '../util/errors.js';
+import { SfError } from '../util/errors.js';
+import { parseJsonText, readDataFile, listShipped } from '../util/data-file.js';
 import type { ChipConfig, Delays, Provenance } from './config.js';
 
 /** The presets folder: ../../presets/chips/ from src/chip/ and from dist/chip/ alike. */
@@ -307,55 +306,12 @@ export function parseChipPreset(json: unknown, file: string): ChipConfig {
 
 /** Names of the shipped presets (presets/chips/*.json), tsp-v1 and tiny first. */
 export function listChipPresets(): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(PRESETS_DIR)
-      .filter((f) => f.endsWith('.json'))
-      .map((f) => f.slice(0, -'.json'.length));
-  } catch {
-    return [];
-  }
-  const rank = (n: string) => {
-    const i = SHIPPED_ORDER.indexOf(n);
-    return i < 0 ? SHIPPED_ORDER.length : i;
-  };
-  return names.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
-}
-
-/** 1-based line and column of a character offset. */
-function lineCol(text: string, offset: number): { line: number; col: number } {
-  const before = text.slice(0, Math.max(0, Math.min(offset, text.length)));
-  const lines = before.split('\n');
-  return { line: lines.length, col: lines[lines.length - 1]!.length + 1 };
+  return listShipped(PRESETS_DIR, SHIPPED_ORDER);
 }
 
 /** Parse preset text; bad JSON becomes an SfError at file:line:col where the position is known. */
 export function parseChipPresetText(text: string, file: string): ChipConfig {
-  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    let where = file;
-    const lc = /\(line (\d+) column (\d+)\)/.exec(msg);
-    const pos = /at position (\d+)/.exec(msg);
-    if (lc) where = at(file, Number(lc[1]), Number(lc[2]));
-    else if (pos) {
-      const { line, col } = lineCol(body, Number(pos[1]));
-      where = at(file, line, col);
-    } else if (/end of JSON input/i.test(msg)) {
-      const { line, col } = lineCol(body, body.length);
-      where = at(file, line, col);
-    }
-    const clean = msg
-      .replace(/\s*\(line \d+ column \d+\)/, '')
-      .replace(/\s*in JSON at position \d+/, '')
-      .replace(/\s+/g, ' ')
-      .trim();
-    throw new SfError(`invalid JSON: ${clean}`, where);
-  }
-  return parseChipPreset(json, file);
+  return parseChipPreset(parseJsonText(text, file), file);
 }
 
 /**
@@ -363,26 +319,6 @@ export function parseChipPresetText(text: string, file: string): ChipConfig {
  * Shipped presets are named `presets/chips/<name>.json` in messages and in ChipConfig.file.
  */
 export function loadChipPreset(nameOrPath: string): ChipConfig {
-  const shipped = listChipPresets();
-  let path: string;
-  let file: string;
-  if (shipped.includes(nameOrPath)) {
-    path = fileURLToPath(new URL(`${nameOrPath}.json`, PRESETS_DIR));
-    file = `presets/chips/${nameOrPath}.json`;
-  } else {
-    path = nameOrPath;
-    file = nameOrPath;
-  }
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException)?.code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new SfError(`no such chip preset file (shipped presets: ${shipped.join(', ') || 'none found'})`, file);
-    }
-    if (code === 'EISDIR') throw new SfError('is a directory, not a chip preset file', file);
-    throw new SfError(`cannot read chip preset file (${code ?? (e instanceof Error ? e.message : String(e))})`, file);
-  }
+  const { text, file } = readDataFile(nameOrPath, { dir: PRESETS_DIR, shown: 'presets/chips', what: 'chip preset', order: SHIPPED_ORDER });
   return parseChipPresetText(text, file);
 }

@@ -14,9 +14,8 @@
 // preset whose 8-bit peak is not 1.5x-2.5x its 16-bit peak is refused, since on every part
 // modelled here dense 8-bit runs at twice the 16-bit rate and the usual mistake (a sparse 16-bit
 // figure next to a dense 8-bit one, or the reverse) breaks that ratio.
-import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { basename } from 'node:path';
+import { parseJsonText, readDataFile, listShipped } from '../util/data-file.js';
 import { SfError } from '../util/errors.js';
 
 /** The presets folder: ../../presets/gpus/ from src/gpu/ and from dist/gpu/ alike. */
@@ -382,62 +381,22 @@ export function parseGpuPreset(json: unknown, file: string): GpuPreset {
   };
 }
 
-/** Parse preset text; bad JSON is an SfError naming the file. */
+/** Parse GPU preset text; bad JSON is an SfError at file:line:col. */
 export function parseGpuPresetText(text: string, file: string): GpuPreset {
-  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch (e) {
-    const msg = (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').trim();
-    throw new SfError(`invalid JSON: ${msg}`, file);
-  }
-  return parseGpuPreset(json, file);
+  return parseGpuPreset(parseJsonText(text, file), file);
 }
 
-/** Names of the shipped presets (presets/gpus/*.json), in listing order. */
+/** Names of the shipped GPU presets (presets/gpus/*.json), in listing order. */
 export function listGpuPresets(): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(PRESETS_DIR)
-      .filter((f) => f.endsWith('.json'))
-      .map((f) => f.slice(0, -'.json'.length));
-  } catch {
-    return [];
-  }
-  const rank = (n: string) => {
-    const i = SHIPPED_ORDER.indexOf(n);
-    return i < 0 ? SHIPPED_ORDER.length : i;
-  };
-  return names.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+  return listShipped(PRESETS_DIR, SHIPPED_ORDER);
 }
 
 /**
- * Load a preset: a shipped one by name ("h100-sxm", "tpu-v6e", ...), otherwise a JSON file path.
- * Shipped presets are named `presets/gpus/<name>.json` in messages and in GpuPreset.file.
+ * Load a GPU preset: a shipped one by name, otherwise a JSON file path. Shipped files are named
+ * `presets/gpus/<name>.json` in messages.
  */
 export function loadGpuPreset(nameOrPath: string): GpuPreset {
-  const shipped = listGpuPresets();
-  let path: string;
-  let file: string;
-  if (shipped.includes(nameOrPath)) {
-    path = fileURLToPath(new URL(`${nameOrPath}.json`, PRESETS_DIR));
-    file = `presets/gpus/${nameOrPath}.json`;
-  } else {
-    path = nameOrPath;
-    file = nameOrPath;
-  }
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException)?.code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new SfError(`no such GPU preset file (shipped GPU presets: ${shipped.join(', ') || 'none found'})`, file);
-    }
-    if (code === 'EISDIR') throw new SfError('is a directory, not a GPU preset file', file);
-    throw new SfError(`cannot read GPU preset file (${code ?? (e instanceof Error ? e.message : String(e))})`, file);
-  }
+  const { text, file } = readDataFile(nameOrPath, { dir: PRESETS_DIR, shown: 'presets/gpus', what: 'GPU preset', order: SHIPPED_ORDER });
   return parseGpuPresetText(text, file);
 }
 

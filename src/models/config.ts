@@ -16,9 +16,8 @@
 // Fields whose HF defaults differ between model types (rms_norm_eps, max_position_embeddings)
 // and the sizes are required. "_name" and "_source" are sramflow's own (a display name and
 // where the figures come from); HF ignores fields that start with "_".
-import { readdirSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { parseJsonText, readDataFile, listShipped } from '../util/data-file.js';
 import { SfError } from '../util/errors.js';
 
 /** The models folder: ../../programs/models/ from src/models/ and from dist/models/ alike. */
@@ -350,61 +349,21 @@ export function slidingWindowFor(config: ModelConfig, layer: number): number | n
   return config.slidingWindow;
 }
 
-/** Parse config text; bad JSON is an SfError naming the file. */
+/** Parse model config text; bad JSON is an SfError at file:line:col. */
 export function parseModelConfigText(text: string, file: string): ModelConfig {
-  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch (e) {
-    const msg = (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').trim();
-    throw new SfError(`invalid JSON: ${msg}`, file);
-  }
-  return parseModelConfig(json, file);
+  return parseModelConfig(parseJsonText(text, file), file);
 }
 
-/** Names of the shipped model configs (programs/models/*.json). */
+/** Names of the shipped model configs (programs/models/*.json), in listing order. */
 export function listModelConfigs(): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(MODELS_DIR)
-      .filter((f) => f.endsWith('.json'))
-      .map((f) => f.slice(0, -'.json'.length));
-  } catch {
-    return [];
-  }
-  const rank = (n: string) => {
-    const i = SHIPPED_ORDER.indexOf(n);
-    return i < 0 ? SHIPPED_ORDER.length : i;
-  };
-  return names.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+  return listShipped(MODELS_DIR, SHIPPED_ORDER);
 }
 
 /**
- * Load a model config: a shipped one by name ("llama-3-8b", "tiny", ...), otherwise a path to a
- * config.json. Shipped configs are named `programs/models/<name>.json` in messages.
+ * Load a model config: a shipped one by name, otherwise a JSON file path. Shipped files are named
+ * `programs/models/<name>.json` in messages.
  */
 export function loadModelConfig(nameOrPath: string): ModelConfig {
-  const shipped = listModelConfigs();
-  let path: string;
-  let file: string;
-  if (shipped.includes(nameOrPath)) {
-    path = fileURLToPath(new URL(`${nameOrPath}.json`, MODELS_DIR));
-    file = `programs/models/${nameOrPath}.json`;
-  } else {
-    path = nameOrPath;
-    file = nameOrPath;
-  }
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException)?.code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new SfError(`no such model config file (shipped models: ${shipped.join(', ') || 'none found'})`, file);
-    }
-    if (code === 'EISDIR') throw new SfError('is a directory, not a model config file', file);
-    throw new SfError(`cannot read model config file (${code ?? (e instanceof Error ? e.message : String(e))})`, file);
-  }
+  const { text, file } = readDataFile(nameOrPath, { dir: MODELS_DIR, shown: 'programs/models', what: 'model config', order: SHIPPED_ORDER });
   return parseModelConfigText(text, file);
 }

@@ -9,8 +9,8 @@
 //    nodes: global port p < 16 of node n goes to node n+p+1, port 16+p to node n-p-1 (documented
 //    in docs/system.md); the 576-chip benchmark system uses it.
 //  - "links": an explicit list [chipA, linkA, chipB, linkB] of bidirectional links.
-import { readFileSync, existsSync, statSync } from 'node:fs';
 import { SfError } from '../util/errors.js';
+import { parseJsonText, readDataFile } from '../util/data-file.js';
 import { loadChipPreset } from '../chip/preset.js';
 import type { ChipConfig } from '../chip/config.js';
 
@@ -138,17 +138,8 @@ export function parseSystemPreset(json: unknown, file: string, chipOverride?: Ch
 }
 
 export function loadSystemPreset(nameOrPath: string, chipOverride?: ChipConfig): SystemConfig {
-  const shipped = /^[A-Za-z0-9_-]+$/.test(nameOrPath) ? new URL(`${nameOrPath}.json`, PRESETS_DIR) : null;
-  const path = shipped && existsSync(shipped) ? shipped : nameOrPath;
-  const shown = shipped && existsSync(shipped) ? `presets/systems/${nameOrPath}.json` : nameOrPath;
-  if (!existsSync(path) || statSync(path).isDirectory()) throw new SfError('no such system preset file (shipped: see presets/systems/)', shown);
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new SfError(`invalid JSON: ${(e as Error).message.split('\n')[0]}`, shown);
-  }
-  return parseSystemPreset(json, shown, chipOverride);
+  const { text, file } = readDataFile(nameOrPath, { dir: PRESETS_DIR, shown: 'presets/systems', what: 'system preset' });
+  return parseSystemPreset(parseJsonText(text, file), file, chipOverride);
 }
 
 /** A one-chip system around a chip preset (no links wired). */
