@@ -97,7 +97,43 @@ async function system576() {
   });
 }
 
+/** The emulator against a tight Wasm SIMD GEMV of the same shape, and a memory sweep. */
+async function limits() {
+  const { execFileSync } = await import('node:child_process');
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'sramflow-bench-'));
+  const out = join(dir, 'gemv.wasm');
+  const root = new URL('..', import.meta.url).pathname;
+  execFileSync(process.execPath, [join(root, 'node_modules/assemblyscript/bin/asc.js'), 'bench/assembly/gemv.ts', '--config', 'bench/assembly/asconfig.json', '-o', out], { cwd: root });
+  const { instance } = await WebAssembly.instantiate(readFileSync(out), {});
+  const g = instance.exports;
+  const K = 640;
+  const N = 640;
+  const w = 1 << 16;
+  const x = w + K * N;
+  const y = x + K;
+  const mem = new Int8Array(g.memory.buffer);
+  for (let i = 0; i < K * N + K; i++) mem[w + i] = ((i * 7919) % 255) - 127;
+  const time = (fn) => {
+    let n = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < 500) {
+      fn();
+      n++;
+    }
+    return (performance.now() - t0) / 1000 / n;
+  };
+  const tGemv = time(() => g.gemvInt8(w, x, y, K, N));
+  const tSweep = time(() => g.sweep(w, K * N));
+  const emu = results.find((r) => r.workload.startsWith('gemv-int8'));
+  record({ workload: 'reference: Wasm SIMD GEMV int8 640x640 (no emulation)', seconds: tGemv, peakBytes: 0, cycles: 0, cyclesPerSecond: 0, instructionsPerSecond: 0, note: `${((K * N) / tGemv / 1e9).toFixed(2)} GMAC/s${emu ? `; emulator / reference = ${(emu.seconds / tGemv).toFixed(2)}x (target 1.3x)` : ''}` });
+  record({ workload: 'reference: memory sweep over 640x640 int8 weights', seconds: tSweep, peakBytes: 0, cycles: 0, cyclesPerSecond: 0, instructionsPerSecond: 0, note: `${((K * N) / tSweep / 1e9).toFixed(2)} GB/s${emu ? `; emulator / sweep = ${(emu.seconds / tSweep).toFixed(2)}x` : ''}` });
+}
+
 if (!only || only === 'kernels') await kernels();
+if (!only || only === 'kernels' || only === 'limits') await limits();
 if (!only || only === 'system') await system576();
 
 // a partial run keeps the other workloads' last figures
