@@ -3,6 +3,7 @@
 // exactly the cycles the schedule predicted.
 import { describe, it, expect } from 'vitest';
 import { compileMatVec } from '../src/compiler/matvec.js';
+import { compileRmsNorm } from '../src/compiler/rmsnorm.js';
 import { assemble } from '../src/asm/assemble.js';
 import { loadChipPreset } from '../src/chip/preset.js';
 import { Core, instructionCount } from '../src/chip/core.js';
@@ -69,4 +70,39 @@ describe('compileMatVec', () => {
     const chip = loadChipPreset('tiny');
     expect(() => compileMatVec(chip, data(32 * 40, 32 * 8, 4))).toThrow(/does not fit/);
   });
+});
+
+describe('compileRmsNorm', () => {
+  async function rms(chipName: string, T: number, dim: number) {
+    const chip = loadChipPreset(chipName);
+    const r0 = mulberry32(T * 1000 + dim);
+    const x = Float32Array.from({ length: T * dim }, () => r0() * 4 - 2);
+    const g = Float32Array.from({ length: dim }, () => r0() * 2 - 1);
+    const eps = 1e-5;
+    const r = compileRmsNorm(chip, { tokens: T, dim, x, g, eps });
+    const program = assemble(r.source, { file: 'rmsnorm.sfa', chip });
+    const core = await Core.create(chip, loadCoreWasm(), { checked: true, maxInstructions: instructionCount(program) });
+    core.load(program);
+    core.run(1e7);
+    expect(core.error()).toBeNull();
+    expect(core.programCycles).toBe(r.predictedCycles);
+    const y = core.readTensor('y').values;
+    const L = chip.lanes;
+    // fp32 on the chip (squares summed per lane, then across lanes; rsqrt; two multiplies)
+    // against float64: relative error within (dim/2 + 8) u, u = 2^-24
+    const bound = (dim / 2 + 8) * 2 ** -24;
+    for (let t = 0; t < T; t++) {
+      let ss = 0;
+      for (let i = 0; i < dim; i++) ss += x[t * dim + i] ** 2;
+      const inv = 1 / Math.sqrt(ss / dim + eps);
+      for (let i = 0; i < dim; i++) {
+        const ref = x[t * dim + i] * inv * g[i];
+        const got = y[(t * r.vectorsPerRow + Math.floor(i / L)) * L + (i % L)];
+        expect(Math.abs(got - ref)).toBeLessThanOrEqual(bound * Math.abs(ref) + 1e-30);
+      }
+    }
+  }
+  it('tiny, 2 tokens x 64 (2 vectors per row)', () => rms('tiny', 2, 64));
+  it('tiny, 3 tokens x 50 (a partial vector)', () => rms('tiny', 3, 50));
+  it('tsp-v1, 2 tokens x 4096 (Llama-3-8B hidden size)', () => rms('tsp-v1', 2, 4096));
 });

@@ -23,8 +23,11 @@ export class ScheduleConflict extends Error {
 
 interface Placed {
   cycle: number;
+  /** First cycle after the instruction (and its repeats) stops occupying the queue. */
+  end: number;
   text: string;
   comment?: string;
+  repeat?: { n: number; d: number };
 }
 
 export interface TensorDecl {
@@ -40,15 +43,38 @@ export interface TensorDecl {
 export class Schedule {
   readonly chip: ChipConfig;
   readonly plan: Floorplan;
-  private readonly queues = new Map<string, { free: number; items: Placed[] }>();
+  private readonly queues = new Map<string, { items: Placed[]; last: Placed | null }>();
   private readonly spans = new Map<string, [number, number][]>();
   private readonly ports = new Map<string, number>();
   readonly tensors: TensorDecl[] = [];
   readonly notes: string[] = [];
+  /** Undo steps of the open trial (see attempt). */
+  private undo: (() => void)[] | null = null;
 
   constructor(chip: ChipConfig) {
     this.chip = chip;
     this.plan = floorplan(chip);
+  }
+
+  /**
+   * Runs `place` for start cycles from `earliest` on, until it places everything without a
+   * conflict; a failed try is undone. Returns the cycle that worked.
+   */
+  attempt(earliest: number, place: (cycle: number) => void, what: string, tries = 4096): number {
+    for (let c = earliest; c < earliest + tries; c++) {
+      const undo: (() => void)[] = [];
+      this.undo = undo;
+      try {
+        place(c);
+        this.undo = null;
+        return c;
+      } catch (e) {
+        this.undo = null;
+        for (let i = undo.length - 1; i >= 0; i--) undo[i]();
+        if (!(e instanceof ScheduleConflict)) throw e;
+      }
+    }
+    throw new ScheduleConflict(`${what}: nothing fits in ${tries} cycles from ${earliest}`);
   }
 
   queue(name: string): Queue {
@@ -57,37 +83,60 @@ export class Schedule {
     return q;
   }
 
-  /** The first cycle queue `name` can issue on. */
+  /** The first cycle after everything placed in queue `name` so far. */
   free(name: string): number {
-    return this.queues.get(name)?.free ?? 0;
+    const items = this.queues.get(name)?.items;
+    return items?.length ? items[items.length - 1].end : 0;
   }
 
-  /** Places `text` (one instruction, e.g. "READ w[0], W0, 2") on `cycle` in queue `name`. */
+  /** Places `text` (one instruction, e.g. "READ w[0], W0, 2") on `cycle` in queue `name`. The
+   * queue may be filled in any order; what is placed must not overlap in time. */
   issue(name: string, cycle: number, text: string, comment?: string): void {
     this.queue(name);
     let q = this.queues.get(name);
     if (!q) {
-      q = { free: 0, items: [] };
+      q = { items: [], last: null };
       this.queues.set(name, q);
     }
-    if (cycle < q.free) throw new ScheduleConflict(`${name}: ${text} on ${cycle}, but the queue is busy until ${q.free}`);
     const [mn, dt] = text.trim().split(/\s+/)[0].split('.');
     const ins = instructionByMnemonic(mn);
     if (!ins) throw new ScheduleConflict(`unknown instruction ${mn}`);
+    if (!Number.isInteger(cycle) || cycle < 0) throw new ScheduleConflict(`${name}: ${text} on cycle ${cycle}`);
     const dtCode = dt ? dtypeByName(dt)?.code ?? 0 : 0;
-    q.items.push({ cycle, text, comment });
-    q.free = cycle + issueCycles(ins.opcode, dtCode, 0);
+    const item: Placed = { cycle, end: cycle + issueCycles(ins.opcode, dtCode, 0), text, comment };
+    this.insert(name, q.items, item);
+    q.last = item;
   }
 
-  /** Repeats the queue's last instruction n more times, d cycles apart. */
+  private insert(name: string, items: Placed[], item: Placed): void {
+    let lo = 0;
+    let hi = items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (items[mid].cycle < item.cycle) lo = mid + 1;
+      else hi = mid;
+    }
+    const prev = items[lo - 1];
+    const next = items[lo];
+    if (prev && prev.end > item.cycle) throw new ScheduleConflict(`${name}: ${item.text} on ${item.cycle}, but ${prev.text} (from ${prev.cycle}) holds the queue until ${prev.end}`);
+    if (next && item.end > next.cycle) throw new ScheduleConflict(`${name}: ${item.text} on ${item.cycle} would run into ${next.text} on ${next.cycle}`);
+    items.splice(lo, 0, item);
+    this.undo?.push(() => items.splice(items.indexOf(item), 1));
+  }
+
+  /** Repeats the queue's last placed instruction n more times, d cycles apart. */
   repeat(name: string, n: number, d: number): void {
     const q = this.queues.get(name);
-    if (!q || q.items.length === 0) throw new ScheduleConflict(`${name}: REPEAT with nothing to repeat`);
+    const last = q?.last;
+    if (!q || !last) throw new ScheduleConflict(`${name}: REPEAT with nothing to repeat`);
     if (n < 1) return;
-    const last = q.items[q.items.length - 1];
-    const occ = q.free - last.cycle;
-    q.items.push({ cycle: -1, text: `REPEAT ${n}, ${d}` });
-    q.free = last.cycle + n * d + occ;
+    const occ = last.end - last.cycle;
+    const idx = q.items.indexOf(last);
+    q.items.splice(idx, 1);
+    this.undo?.push(() => q.items.splice(idx, 0, last));
+    const grown: Placed = { ...last, end: last.cycle + n * d + occ, repeat: { n, d } };
+    this.insert(name, q.items, grown);
+    q.last = grown;
   }
 
   /** Flight key of stream `id` at `pos` on `cycle`. */
@@ -103,6 +152,34 @@ export class Schedule {
     return cycle + Math.abs(to - from) * this.chip.hopCycles;
   }
 
+  /** True if positions lo..hi of one flight of streams id .. id+width-1 are free. */
+  spanFree(id: number, width: number, flight: number, lo: number, hi: number): boolean {
+    for (let s = id; s < id + width; s++) {
+      for (const [a, b] of this.spans.get(`${s}:${flight}`) ?? []) if (lo <= b && a <= hi) return false;
+    }
+    return true;
+  }
+
+  /**
+   * The first stream group (base aligned to `width`, in one direction) on which every value in
+   * `values` can travel: each value is a sub-group [offset, width) written at `from` on `cycle`
+   * and read at `to`. Claims them and returns the base stream id.
+   */
+  pickStreams(east: boolean, width: number, values: { offset: number; width: number; from: number; cycle: number; to: number }[], what: string): number {
+    const S = this.chip.streamsPerDirection;
+    for (let b = 0; b + width <= S; b += width) {
+      const base = east ? b : S + b;
+      const ok = values.every((v) => {
+        const f = this.flight(base, v.from, v.cycle);
+        return this.spanFree(base + v.offset, v.width, f, Math.min(v.from, v.to), Math.max(v.from, v.to));
+      });
+      if (!ok) continue;
+      for (const v of values) this.claimFlight(base + v.offset, v.width, v.from, v.cycle, v.to, what);
+      return base;
+    }
+    throw new ScheduleConflict(`${what}: no free ${east ? 'eastward' : 'westward'} group of ${width} streams`);
+  }
+
   /** Reserves positions lo..hi of one flight of streams id .. id+width-1. */
   claimStreams(id: number, width: number, flight: number, lo: number, hi: number, what: string): void {
     for (let s = id; s < id + width; s++) {
@@ -111,8 +188,10 @@ export class Schedule {
       for (const [a, b] of list) {
         if (lo <= b && a <= hi) throw new ScheduleConflict(`${what}: stream ${this.plan.streamName(s)} flight ${flight} positions ${lo}..${hi} overlap ${a}..${b}`);
       }
-      list.push([lo, hi]);
+      const span: [number, number] = [lo, hi];
+      list.push(span);
       this.spans.set(key, list);
+      this.undo?.push(() => list.splice(list.indexOf(span), 1));
     }
   }
 
@@ -128,6 +207,7 @@ export class Schedule {
     const used = (this.ports.get(key) ?? 0) + n;
     if (used > this.chip.memPorts) throw new ScheduleConflict(`${what}: ${slice} needs ${used} ports on cycle ${cycle}`);
     this.ports.set(key, used);
+    this.undo?.push(() => this.ports.set(key, used - n));
   }
 
   addTensor(t: TensorDecl): void {
@@ -138,7 +218,7 @@ export class Schedule {
    * superlane stagger. */
   predictedCycles(): number {
     let last = 0;
-    for (const q of this.queues.values()) last = Math.max(last, q.free);
+    for (const name of this.queues.keys()) last = Math.max(last, this.free(name));
     return last + this.chip.superlanes - 1;
   }
 
@@ -159,10 +239,10 @@ export class Schedule {
       const q = this.queues.get(name)!;
       out.push(`.queue ${name}`);
       for (const it of q.items) {
-        const at = it.cycle >= 0 ? `@${it.cycle}` : '';
-        out.push(`  ${at.padEnd(8)} ${it.text}${it.comment ? `    ; ${it.comment}` : ''}`);
+        out.push(`  ${`@${it.cycle}`.padEnd(8)} ${it.text}${it.comment ? `    ; ${it.comment}` : ''}`);
+        if (it.repeat) out.push(`  ${''.padEnd(8)} REPEAT ${it.repeat.n}, ${it.repeat.d}`);
       }
-      out.push(`  ${`@${q.free}`.padEnd(8)} HALT`);
+      out.push(`  ${`@${this.free(name)}`.padEnd(8)} HALT`);
     }
     return out.join('\n') + '\n';
   }
