@@ -19,6 +19,8 @@ import { availableParallelism } from 'node:os';
 import { runSystem } from '../system/system.js';
 import { buildSystemReport, formatSystemReport } from '../report/system-report.js';
 import type { SystemProgram } from '../system/source.js';
+import { cmdDebug } from './debug.js';
+import { cmdTrace } from './trace.js';
 
 export const EXIT = { OK: 0, BAD_INPUT: 2, CHIP_ERROR: 3, CYCLE_LIMIT: 4, INTERNAL: 70 } as const;
 
@@ -35,6 +37,11 @@ usage:
       --timing-only runs the same schedule without values, fast and in little memory.
   sramflow asm <program.sfa> -o <program.sfp> [--chip ...]   assemble to the binary container
   sramflow disasm <program.sfp> [-o <program.sfa>] [--chip ...] print assembly for a container
+  sramflow debug <program> [--chip P] [--port N] [--host H] [--ref FILE]
+      serve the browser debugger on http://127.0.0.1:8320/ (step, step back, breakpoints,
+      floorplan, streams, SRAM, tensors, timeline); runs until Ctrl-C. --port 0: any free port
+  sramflow trace <program> -o <trace.json> [--chip P] [--check] [--time cycles|us]
+      write every instruction issue as a Perfetto / Chrome trace (one track per queue)
   sramflow help                                                this text
 
 exit codes: 0 ok, 2 bad input, 3 the program failed on the chip, 4 cycle limit reached
@@ -145,11 +152,13 @@ export async function main(argv: string[], io: Io = { out: (s) => console.log(s)
       case 'run': return await cmdRun(rest, io);
       case 'asm': return await cmdAsm(rest, io);
       case 'disasm': return await cmdDisasm(rest, io);
+      case 'debug': return await cmdDebug(rest, io);
+      case 'trace': return await cmdTrace(rest, io);
       case undefined: case 'help': case '--help': case '-h':
         io.out(HELP);
         return cmd === undefined ? EXIT.BAD_INPUT : EXIT.OK;
       default:
-        throw new SfError(`unknown command "${cmd}"; commands: run, asm, disasm, help`);
+        throw new SfError(`unknown command "${cmd}"; commands: run, asm, disasm, debug, trace, help`);
     }
   } catch (e) {
     if (e instanceof SfError) {
