@@ -8,13 +8,13 @@
 // payload, ...) is printed as `.raw "<32 hex digits>"` so that the round trip still holds.
 import type { ChipConfig } from '../chip/config.js';
 import { floorplan, type Floorplan, type Queue } from '../chip/floorplan.js';
-import { dtypeByCode, dtypeByName, type Dtype } from '../isa/dtypes.js';
+import { dtypeByCode, type Dtype } from '../isa/dtypes.js';
 import { INSTRUCTION_BYTES, STREAM_NONE, instructionByOpcode, type Instruction } from '../isa/table.js';
 import { loadChipPreset } from '../chip/preset.js';
 import { bitsToF32 } from '../util/numerics.js';
 import { F32_NAN_BITS, advanceCycle, checkHead, encodeOperands, recordFields, type EncodeCtx, type OpVal } from './assemble.js';
 import { encodeBase64 } from './fill.js';
-import type { Program } from './program.js';
+import { tensorAt, type Program } from './program.js';
 
 /** Shortest decimal text that reads back as exactly the f32 value `v` (inf, -inf, nan too). */
 export function formatF32(v: number): string {
@@ -62,20 +62,6 @@ export function disassemble(p: Program, chip?: ChipConfig): string {
   return out.join('\n') + '\n';
 }
 
-/** `name[row]` (plus `+k` for a plane inside the row) of the tensor holding `addr` in `slice`. */
-function tensorAt(tensors: Program['tensors'], slice: string, addr: number): string | null {
-  for (const t of tensors) {
-    const pl = t.placement.find((x) => x.slice === slice);
-    const d = dtypeByName(t.dtype);
-    if (!pl || !d) continue;
-    const pps = d.bytes / t.placement.length;
-    const off = addr - pl.addr;
-    if (off < 0 || off >= t.shape[0] * pps) continue;
-    const k = off % pps;
-    return `${t.name}[${Math.floor(off / pps)}]${k ? `+${k}` : ''}`;
-  }
-  return null;
-}
 
 function disasmQueue(q: Program['queues'][number], queue: Queue, chip: ChipConfig, fp: Floorplan, tensors: Program['tensors'], out: string[]) {
   const count = Math.floor(q.code.length / INSTRUCTION_BYTES);

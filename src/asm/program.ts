@@ -1,7 +1,7 @@
 // The in-memory form of an assembled program: what the container encodes, what the loader
 // places on a chip, and what the disassembler prints. Chip-agnostic: queues and slices are
 // named, and the loader maps names onto the chosen chip's floorplan.
-import type { DtypeName } from '../isa/dtypes.js';
+import { dtypeByName, type DtypeName } from '../isa/dtypes.js';
 
 /** Where a tensor's byte planes live. A row of a `bytes`-wide dtype has `bytes` planes; they are
  * split evenly over the listed slices (e.g. fp32 over two slices: planes 0-1 and planes 2-3).
@@ -43,4 +43,19 @@ export interface Program {
 
 export function planesPerSlice(t: Tensor, bytes: number): number {
   return bytes / t.placement.length;
+}
+
+/** `name[row]` (plus `+k` for a plane inside the row) of the tensor holding `addr` in `slice`. */
+export function tensorAt(tensors: Tensor[], slice: string, addr: number): string | null {
+  for (const t of tensors) {
+    const pl = t.placement.find((x) => x.slice === slice);
+    const d = dtypeByName(t.dtype);
+    if (!pl || !d) continue;
+    const pps = d.bytes / t.placement.length;
+    const off = addr - pl.addr;
+    if (off < 0 || off >= t.shape[0] * pps) continue;
+    const k = off % pps;
+    return `${t.name}[${Math.floor(off / pps)}]${k ? `+${k}` : ''}`;
+  }
+  return null;
 }

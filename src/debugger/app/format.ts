@@ -2,8 +2,9 @@
 // disassembler in src/asm/disasm.ts loads presets from disk, so this is a lean formatter over the
 // same ISA table; it prints what an instruction does, not text guaranteed to reassemble).
 import type { Floorplan } from '../../chip/floorplan.js';
-import type { Program, QueueProgram, Tensor } from '../../asm/program.js';
-import { dtypeByCode, dtypeByName } from '../../isa/dtypes.js';
+import { tensorAt, type Program, type QueueProgram } from '../../asm/program.js';
+
+import { dtypeByCode } from '../../isa/dtypes.js';
 import { INSTRUCTION_BYTES, STREAM_NONE, instructionByOpcode, issueCycles } from '../../isa/table.js';
 
 export interface Decoded {
@@ -46,20 +47,6 @@ export function formatNumber(x: number, float: boolean): string {
   return String(Number(x.toPrecision(6)));
 }
 
-/** `name[row]` (+k for a plane inside the row) of the tensor holding `addr` in `slice`. */
-export function tensorAt(tensors: Tensor[], slice: string, addr: number): string | null {
-  for (const t of tensors) {
-    const pl = t.placement.find((x) => x.slice === slice);
-    const d = dtypeByName(t.dtype);
-    if (!pl || !d) continue;
-    const pps = d.bytes / t.placement.length;
-    const off = addr - pl.addr;
-    if (off < 0 || off >= t.shape[0] * pps) continue;
-    const k = off % pps;
-    return `${t.name}[${Math.floor(off / pps)}]${k ? `+${k}` : ''}`;
-  }
-  return null;
-}
 
 /** Mnemonic with its dtype suffix, e.g. ADD.fp32. */
 export function mnemonicOf(code: Uint8Array, pc: number): string {
