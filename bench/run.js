@@ -19,7 +19,12 @@ const { Core, instructionCount } = await import(new URL('chip/core.js', dist));
 const { assemble } = await import(new URL('asm/assemble.js', dist));
 const { loadChipPreset } = await import(new URL('chip/preset.js', dist));
 
-const only = process.argv[2];
+// `node bench/run.js [kernels|limits|system] [--check]`: --check compares with the committed
+// bench/results.json instead of rewriting it, and fails on a slowdown beyond THRESHOLD.
+const args = process.argv.slice(2);
+const check = args.includes('--check');
+const only = args.find((a) => !a.startsWith('--'));
+const THRESHOLD = 1.25; // a workload more than 25% slower than its committed figure fails the check
 const results = [];
 
 /** Peak resident memory while fn runs, sampled every 20 ms (RSS covers worker threads too). */
@@ -138,7 +143,7 @@ if (!only || only === 'system') await system576();
 
 // a partial run keeps the other workloads' last figures
 const jsonPath = new URL('results.json', import.meta.url);
-if (only && existsSync(jsonPath)) {
+if (only && !check && existsSync(jsonPath)) {
   const old = JSON.parse(readFileSync(jsonPath, 'utf8')).results ?? [];
   const mine = new Set(results.map((r) => r.workload));
   results.unshift(...old.filter((r) => !mine.has(r.workload)));
@@ -155,6 +160,21 @@ const table = [
   ...results.map((r) => `| ${r.workload} | ${r.seconds.toPrecision(3)} | ${r.peakBytes ? (r.peakBytes / 2 ** 20).toFixed(0) : '-'} | ${r.cycles || '-'} | ${r.cyclesPerSecond ? (r.cyclesPerSecond / 1e6).toFixed(2) : '-'} | ${r.instructionsPerSecond ? (r.instructionsPerSecond / 1e6).toFixed(2) : '-'} | ${r.note ?? ''} |`),
   '',
 ];
+if (check) {
+  // compare per-run wall time with the committed figures; nothing is written
+  const committed = existsSync(jsonPath) ? JSON.parse(readFileSync(jsonPath, 'utf8')).results ?? [] : [];
+  let slower = 0;
+  for (const r of results) {
+    const old = committed.find((c) => c.workload === r.workload);
+    if (!old || !old.seconds || !r.seconds || r.workload.startsWith('reference') || r.workload.startsWith('speed-up')) continue;
+    const ratio = r.seconds / old.seconds;
+    const flag = ratio > THRESHOLD ? '  SLOWER' : '';
+    if (flag) slower++;
+    console.log(`check: ${r.workload}: ${ratio.toFixed(2)}x the committed time${flag}`);
+  }
+  console.log(slower ? `check: ${slower} workload(s) more than ${((THRESHOLD - 1) * 100).toFixed(0)}% slower` : 'check: no slowdown beyond the threshold');
+  process.exit(slower ? 1 : 0);
+}
 writeFileSync(new URL('results.md', import.meta.url), table.join('\n'));
 writeFileSync(new URL('results.json', import.meta.url), JSON.stringify({ machine, date: new Date().toISOString(), results }, null, 2) + '\n');
 console.log('wrote bench/results.md and bench/results.json');
