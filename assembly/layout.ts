@@ -90,13 +90,15 @@ function align64(x: usize): usize {
   return (x + 63) & ~(<usize>63);
 }
 
-let cursor: usize = 0;
-function place(region: i32, bytes: usize): usize {
-  const at = align64(cursor);
-  store<u64>(offsets + (<usize>region << 3), <u64>at);
-  store<u64>(sizes + (<usize>region << 3), <u64>bytes);
+// The layout is computed in 64 bits: a big chip's regions can pass 4 GiB, which must be refused
+// (init returns -1), not wrapped around the 32-bit address space.
+let cursor: u64 = 0;
+function place(region: i32, bytes: u64): usize {
+  const at = (cursor + 63) & ~(<u64>63);
+  store<u64>(offsets + (<usize>region << 3), at);
+  store<u64>(sizes + (<usize>region << 3), bytes);
   cursor = at + bytes;
-  return at;
+  return <usize>at;
 }
 
 /** Reads the CONFIG block, lays out the regions and grows memory once. Returns 0, or -1 if the
@@ -154,34 +156,33 @@ export function initLayout(): i32 {
   PLANE_BYTES = align64(PLANE_META + PLANE_META_BYTES);
   ALU_BYTES = align64(L * 4 + 8);
 
-  cursor = CONTROL_OFFSET + CONTROL_BYTES;
-  PROGRAM = place(REGION_PROGRAM, <usize>MAX_INSTR * 16);
-  SCRATCH = place(REGION_SCRATCH, L * 8 * 3 + 64 * 8);
+  cursor = <u64>(CONTROL_OFFSET + CONTROL_BYTES);
+  PROGRAM = place(REGION_PROGRAM, <u64>MAX_INSTR * 16);
+  SCRATCH = place(REGION_SCRATCH, <u64>(L * 8 * 3 + 64 * 8));
   BUF_A = SCRATCH;
   BUF_B = SCRATCH + L * 8;
   BUF_C = SCRATCH + L * 16;
   PTRS = SCRATCH + L * 24;
-  TRACE = place(REGION_TRACE, <usize>TRACE_CAP * TRACE_EVENT_BYTES);
-  SRAM_DIRTY = place(REGION_SRAM_DIRTY, TRACK_DIRTY && FUNCTIONAL ? <usize>MEM_SLICES * <usize>MEM_VECTORS : 0);
-  STATE = place(REGION_STATE, STATE_BYTES);
-  QSTATE = place(REGION_QSTATE, <usize>NQUEUES * QSTATE_BYTES);
-  STREAM_META = place(REGION_STREAM_META, <usize>NSTREAMS * <usize>RING * <usize>STREAM_WRITERS * STREAM_META_BYTES);
-  STREAM_STATS = place(REGION_STREAM_STATS, <usize>NSTREAMS * 8);
-  PORTS = place(REGION_PORTS, <usize>MEM_SLICES * 2 * 16);
-  MXM = place(REGION_MXM, <usize>PLANES * PLANE_BYTES);
-  VXM = place(REGION_VXM, <usize>ALUS * ALU_BYTES);
+  TRACE = place(REGION_TRACE, <u64>TRACE_CAP * <u64>TRACE_EVENT_BYTES);
+  SRAM_DIRTY = place(REGION_SRAM_DIRTY, TRACK_DIRTY && FUNCTIONAL ? <u64>MEM_SLICES * <u64>MEM_VECTORS : 0);
+  STATE = place(REGION_STATE, <u64>STATE_BYTES);
+  QSTATE = place(REGION_QSTATE, <u64>NQUEUES * <u64>QSTATE_BYTES);
+  STREAM_META = place(REGION_STREAM_META, <u64>NSTREAMS * <u64>RING * <u64>STREAM_WRITERS * <u64>STREAM_META_BYTES);
+  STREAM_STATS = place(REGION_STREAM_STATS, <u64>NSTREAMS * 8);
+  PORTS = place(REGION_PORTS, <u64>MEM_SLICES * 2 * 16);
+  MXM = place(REGION_MXM, <u64>PLANES * <u64>PLANE_BYTES);
+  VXM = place(REGION_VXM, <u64>ALUS * <u64>ALU_BYTES);
   const payload: usize = FUNCTIONAL ? 1 : 0;
   LINK_ENTRY = LINK_ENTRY_HEADER_BYTES + payload * <usize>LINK_MAX_WIDTH * L;
   LINK_INBOX = LINK_HEADER_BYTES + <usize>C2C_BUFFER * LINK_ENTRY;
   LINK_BYTES = align64(LINK_INBOX + <usize>C2C_BUFFER * LINK_ENTRY);
-  LINKS = place(REGION_LINKS, <usize>LINKS_N * LINK_BYTES);
-  STREAM_DATA = place(REGION_STREAM_DATA, payload * <usize>NSTREAMS * <usize>RING * <usize>STREAM_WRITERS * L);
-  // SRAM is 64-bit-sized to detect overflow of the 4 GiB space before it wraps.
+  LINKS = place(REGION_LINKS, <u64>LINKS_N * <u64>LINK_BYTES);
+  STREAM_DATA = place(REGION_STREAM_DATA, <u64>payload * <u64>NSTREAMS * <u64>RING * <u64>STREAM_WRITERS * <u64>L);
   const sramBytes: u64 = <u64>payload * <u64>MEM_SLICES * <u64>MEM_VECTORS * <u64>L;
-  const end: u64 = <u64>align64(cursor) + sramBytes;
+  SRAM = place(REGION_SRAM, sramBytes);
+  const end: u64 = (cursor + 63) & ~(<u64>63);
   if (end > 0xFFFF0000) return -1;
-  SRAM = place(REGION_SRAM, <usize>sramBytes);
-  END = align64(cursor);
+  END = <usize>end;
   const pages = <i32>((END + 0xFFFF) >> 16);
   const have = memory.size();
   if (pages > have) {

@@ -17,7 +17,8 @@ function dirty(slice: i32, addr: i32, width: i32): void {
 }
 
 function rangeOk(addr: i32, width: i32): bool {
-  if (addr < 0 || addr + width > MEM_VECTORS) {
+  // in 64 bits: addr + width wraps in i32 for addresses near 2^31
+  if (addr < 0 || <i64>addr + <i64>width > <i64>MEM_VECTORS) {
     raise(ERR_SRAM_RANGE, -1, addr, width);
     return false;
   }

@@ -37,7 +37,7 @@ export function mxmInstall(p: i32, dt: i32, row0: i32, src: i32, rows: i32): voi
   const g = dt == DT_INT8 ? 1 : 2;
   if (!groupValid(src, rows * g)) { raise(ERR_BAD_OPERAND, src, rows * g, 0); return; }
   const K = rowsFor(dt);
-  if (row0 < 0 || row0 + rows > K) { raise(ERR_BAD_OPERAND, -1, row0, K); return; }
+  if (row0 < 0 || <i64>row0 + <i64>rows > <i64>K) { raise(ERR_BAD_OPERAND, -1, row0, K); return; }
   const base = planeBase(p);
   const meta = base + PLANE_META;
   if (row0 == 0) {

@@ -3,7 +3,7 @@
 //
 // Two passes: the first handles `.chip`, `.tensor` and `.output` (so instructions may refer to
 // tensors declared further down), the second the `.queue` sections and their instructions.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import type { ChipConfig } from '../chip/config.js';
 import { floorplan, type Floorplan, type Queue } from '../chip/floorplan.js';
@@ -19,7 +19,7 @@ import {
   type Instruction,
   type Operand,
 } from '../isa/table.js';
-import { SfError, at } from '../util/errors.js';
+import { SfError, at, placeName } from '../util/errors.js';
 import { f32Bits } from '../util/numerics.js';
 import { decodeBase64, fillLiteral, fillRandom, fillRange } from './fill.js';
 import { parse, describe, TokenCursor, type InstrStmt, type Pos, type Token } from './parse.js';
@@ -331,10 +331,16 @@ interface QueueState {
   cycle: number | null;
 }
 
+/** The default reader of file("..."): regular files only (a device such as /dev/zero never ends). */
+function readRegularFile(path: string): Uint8Array {
+  if (!statSync(path).isFile()) throw new Error('not a regular file (a device, pipe or socket)');
+  return new Uint8Array(readFileSync(path));
+}
+
 export function assemble(source: string, opts: AssembleOptions): Program {
   const { file, chip } = opts;
   const fp = floorplan(chip);
-  const readFile = opts.readFile ?? ((p: string) => new Uint8Array(readFileSync(p)));
+  const readFile = opts.readFile ?? readRegularFile;
   const stmts = parse(source, file);
   const posAt = (t: Pos) => at(file, t.line, t.col);
   function err(msg: string, t: Pos): never {
@@ -477,7 +483,9 @@ export function assemble(source: string, opts: AssembleOptions): Program {
     const c: TokenCursor = new TokenCursor(toks, file, end);
     const first = toks[0]!;
     function kindErr(what: string): never {
-      err(`operand "${op.name}" of ${ins.mnemonic}: expected ${what}, got "${toks.map((t) => t.text).join('')}"`, first);
+      // strings as written (JSON-escaped): the message stays one line
+      const got = toks.map((t) => (t.kind === 'str' ? JSON.stringify(t.text) : t.text)).join('');
+      err(`operand "${op.name}" of ${ins.mnemonic}: expected ${what}, got "${got}"`, first);
     }
     let v: OpVal;
     switch (op.kind) {
@@ -688,10 +696,10 @@ export function assemble(source: string, opts: AssembleOptions): Program {
       } catch (e) {
         let why = (e as { code?: string }).code === 'ENOENT' ? 'no such file' : String((e as Error)?.message ?? e);
         if (e instanceof SfError && e.where && why.startsWith(`${e.where}: `)) why = why.slice(e.where.length + 2);
-        err(`cannot read data file "${p.text}" (${full}): ${why}`, p);
+        err(`cannot read data file ${JSON.stringify(p.text)} (${placeName(full)}): ${why.replace(/[\r\n]+/g, ' ')}`, p);
       }
       if (buf.length !== bytes) {
-        err(`data file "${p.text}" is ${buf.length} bytes; tensor "${name}" (${dt.name}[${rows},${cols}]) needs ${bytes}`, p);
+        err(`data file ${JSON.stringify(p.text)} is ${buf.length} bytes; tensor "${name}" (${dt.name}[${rows},${cols}]) needs ${bytes}`, p);
       }
       return new Uint8Array(buf);
     }

@@ -22,7 +22,7 @@
 // against the actual size before anything is allocated.
 import { DTYPES, dtypeByName } from '../isa/dtypes.js';
 import { INSTRUCTION_BYTES, INSTRUCTIONS } from '../isa/table.js';
-import { SfError } from '../util/errors.js';
+import { SfError, placeName } from '../util/errors.js';
 import type { Program, QueueProgram, Tensor } from './program.js';
 
 export const CONTAINER_MAGIC = 'SFPG';
@@ -107,6 +107,8 @@ export function encodeProgram(p: Program, opts?: { debug?: boolean }): Uint8Arra
 
 const KNOWN_OPCODES = new Set(INSTRUCTIONS.map((i) => i.opcode));
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Queue and slice names: MEM.W0, VXM.3, MXM.E1, C2C.0, ... (checked against the chip on loading). */
+const QUEUE_NAME = /^[A-Za-z_][A-Za-z0-9_.]*$/;
 
 export function decodeProgram(bytes: Uint8Array, file: string): Program {
   const fail = (msg: string): never => {
@@ -151,7 +153,7 @@ export function decodeProgram(bytes: Uint8Array, file: string): Program {
     const path = `queues[${i}]`;
     if (!isObj(q)) bad(path, 'must be an object');
     const qq = q as Record<string, unknown>;
-    if (typeof qq.name !== 'string' || qq.name.length === 0) bad(`${path}.name`, 'must be a non-empty string');
+    if (typeof qq.name !== 'string' || !QUEUE_NAME.test(qq.name)) bad(`${path}.name`, 'must be a queue name (letters, digits, "_" and ".")');
     if (qnames.has(qq.name as string)) bad(`${path}.name`, `repeats queue "${qq.name as string}"`);
     qnames.add(qq.name as string);
     if (!isInt(qq.count, 0, Number.MAX_SAFE_INTEGER)) bad(`${path}.count`, 'must be a non-negative integer');
@@ -187,7 +189,7 @@ export function decodeProgram(bytes: Uint8Array, file: string): Program {
     const placement = (pl as unknown[]).map((p, k) => {
       const pp = `${path}.placement[${k}]`;
       if (!isObj(p)) return bad(pp, 'must be an object');
-      if (typeof p.slice !== 'string' || p.slice.length === 0) bad(`${pp}.slice`, 'must be a non-empty string');
+      if (typeof p.slice !== 'string' || !QUEUE_NAME.test(p.slice)) bad(`${pp}.slice`, 'must be a slice name (letters, digits, "_" and ".")');
       if (!isInt(p.addr, 0, 2 ** 31 - 1)) bad(`${pp}.addr`, 'must be an integer 0..2^31-1');
       return { slice: p.slice as string, addr: p.addr as number };
     });
@@ -228,7 +230,7 @@ export function decodeProgram(bytes: Uint8Array, file: string): Program {
     });
   }
   for (const k of Object.keys(h)) {
-    if (!['chip', 'queues', 'tensors', 'debug'].includes(k)) bad(k, 'is not a header field');
+    if (!['chip', 'queues', 'tensors', 'debug'].includes(k)) bad(placeName(k), 'is not a header field');
   }
 
 

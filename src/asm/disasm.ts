@@ -14,6 +14,7 @@ import { loadChipPreset } from '../chip/preset.js';
 import { bitsToF32 } from '../util/numerics.js';
 import { F32_NAN_BITS, advanceCycle, checkHead, encodeOperands, recordFields, type EncodeCtx, type OpVal } from './assemble.js';
 import { encodeBase64 } from './fill.js';
+import { placeName } from '../util/errors.js';
 import { tensorAt, type Program } from './program.js';
 
 /** Shortest decimal text that reads back as exactly the f32 value `v` (inf, -inf, nan too). */
@@ -45,7 +46,8 @@ export function disassemble(p: Program, chip?: ChipConfig): string {
   if (!chip) chip = loadChipPreset(p.chip ?? 'tsp-v1');
   const fp = floorplan(chip);
   const out: string[] = [];
-  out.push(`; sramflow disassembly${p.source ? ` of ${p.source}` : ''}`);
+  // the source name is a container's say-so: quoted if it could end the comment line
+  out.push(`; sramflow disassembly${p.source ? ` of ${placeName(p.source)}` : ''}`);
   if (p.chip !== null) out.push(`.chip ${IDENT.test(p.chip) ? p.chip : JSON.stringify(p.chip)}`);
   for (const t of p.tensors) {
     const pl = t.placement.map((x) => `${x.slice}:${x.addr}`).join(', ');

@@ -93,14 +93,17 @@ export function tokenize(source: string, file: string): { tokens: Token[]; end: 
     }
     if (c === '"') {
       let j = i + 1;
-      while (j < n && source[j] !== '"' && source[j] !== '\n') j += source[j] === '\\' ? 2 : 1;
+      // a string ends on its line: a backslash does not escape the line end
+      while (j < n && source[j] !== '"' && source[j] !== '\n') j += source[j] === '\\' && source[j + 1] !== '\n' ? 2 : 1;
       if (j >= n || source[j] !== '"') throw new SfError('unterminated string', at(file, line, col));
       const raw = source.slice(i, j + 1);
       let text: string;
       try {
         text = JSON.parse(raw) as string;
       } catch {
-        throw new SfError(`bad string ${raw} (use JSON escapes)`, at(file, line, col));
+        // control characters shown escaped: the message stays one line
+        const shown = raw.replace(/[\x00-\x1f\x7f]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+        throw new SfError(`bad string ${shown} (use JSON escapes)`, at(file, line, col));
       }
       cur.push({ kind: 'str', text, line, col });
       i = j + 1;

@@ -12,7 +12,7 @@ import type { Program, Tensor } from '../asm/program.js';
 import { dtypeByName } from '../isa/dtypes.js';
 import { ERRORS, STOP, BREAKPOINTS, INSTRUCTION_BYTES } from '../isa/table.js';
 import { decodeElements } from '../util/numerics.js';
-import { SfError } from '../util/errors.js';
+import { SfError, placeName } from '../util/errors.js';
 
 export interface CoreOptions {
   /** Compute values (default) or only time the schedule. */
@@ -68,6 +68,42 @@ export interface QueueStats {
 /** Instructions in a program: the capacity a core needs to hold it. */
 export function instructionCount(p: Program): number {
   return p.queues.reduce((n, q) => n + q.code.length / INSTRUCTION_BYTES, 0);
+}
+
+/**
+ * Checks that a program fits a chip before anything is placed: its queues exist on the floorplan
+ * and every tensor lies in MEM slices of the chip, within their vectors and lanes. The assembler
+ * guarantees this for the chip it assembled for; a decoded container (or any Program handed to
+ * Core.load) may name anything. Errors are SfErrors at `where` (the container or source file).
+ */
+export function checkProgramForChip(program: Program, chip: ChipConfig, where: string): void {
+  const plan = floorplan(chip);
+  const V = chip.memVectorsPerSlice;
+  for (const q of program.queues) {
+    if (!plan.queueByName.has(q.name)) throw new SfError(`queue ${JSON.stringify(q.name)} does not exist on chip "${chip.name}"`, where);
+    if (q.code.length % INSTRUCTION_BYTES !== 0) throw new SfError(`queue ${q.name}: code is not a whole number of instructions`, where);
+  }
+  for (const t of program.tensors) {
+    const name = JSON.stringify(t.name);
+    const d = dtypeByName(t.dtype);
+    if (!d) throw new SfError(`tensor ${name}: unknown dtype ${JSON.stringify(t.dtype)}`, where);
+    const [rows, cols] = t.shape;
+    if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(cols) || cols < 1) throw new SfError(`tensor ${name}: bad shape [${t.shape.join(', ')}]`, where);
+    if (cols > chip.lanes) throw new SfError(`tensor ${name} has ${cols} columns; chip "${chip.name}" has ${chip.lanes} lanes`, where);
+    if (t.placement.length === 0 || d.bytes % t.placement.length !== 0) {
+      throw new SfError(`tensor ${name}: ${d.name} has ${d.bytes} byte planes; they cannot be split evenly over ${t.placement.length} slices`, where);
+    }
+    const pps = d.bytes / t.placement.length;
+    for (const pl of t.placement) {
+      const q = plan.queueByName.get(pl.slice);
+      if (!q || q.unit !== 'MEM') throw new SfError(`tensor ${name} is placed in ${JSON.stringify(pl.slice)}, which is not a MEM slice of chip "${chip.name}"`, where);
+      const last = pl.addr + rows * pps - 1;
+      if (!Number.isInteger(pl.addr) || pl.addr < 0 || last >= V) {
+        throw new SfError(`tensor ${name} needs vectors ${pl.addr}..${last} of ${pl.slice}, but the slice has ${V} (0..${V - 1})`, where);
+      }
+    }
+    if (t.data && t.data.length !== rows * cols * d.bytes) throw new SfError(`tensor ${name}: data is ${t.data.length} bytes, its shape needs ${rows * cols * d.bytes}`, where);
+  }
 }
 
 export class Core {
@@ -163,8 +199,9 @@ export class Core {
     const m = this.i32();
     const prog = this.region(REGION.PROGRAM);
     const cap = prog.size / INSTRUCTION_BYTES;
+    checkProgramForChip(program, this.chip, placeName(program.source ?? 'program'));
     const total = instructionCount(program);
-    if (total > cap) throw new SfError(`program has ${total} instructions; this core was made for ${cap} (CoreOptions.maxInstructions)`, program.source ?? undefined);
+    if (total > cap) throw new SfError(`program has ${total} instructions; this core was made for ${cap} (CoreOptions.maxInstructions)`, placeName(program.source ?? 'program'));
     const bytes = new Uint8Array(this.x.memory.buffer);
     this.queueProgram = plan.queues.map(() => -1);
     for (const q of plan.queues) {
@@ -175,7 +212,7 @@ export class Core {
     let at = 0;
     program.queues.forEach((qp, i) => {
       const q = plan.queueByName.get(qp.name);
-      if (!q) throw new SfError(`queue "${qp.name}" does not exist on chip "${this.chip.name}"`, program.source ?? undefined);
+      if (!q) throw new SfError(`queue "${qp.name}" does not exist on chip "${this.chip.name}"`, placeName(program.source ?? 'program'));
       const n = qp.code.length / INSTRUCTION_BYTES;
       bytes.set(qp.code, prog.offset + at * INSTRUCTION_BYTES);
       const base = (QUEUE_DESC_OFFSET + q.id * QUEUE_DESC_BYTES) / 4;

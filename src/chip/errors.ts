@@ -2,7 +2,7 @@
 // cycle, slice, queue and instruction, and what went wrong.
 import type { Core, CoreError } from './core.js';
 import { ERRORS, INSTRUCTION_BYTES, instructionByOpcode } from '../isa/table.js';
-import { SfError } from '../util/errors.js';
+import { SfError, placeName } from '../util/errors.js';
 
 function streamName(core: Core, id: number): string {
   return id >= 0 && id < 2 * core.chip.streamsPerDirection ? core.plan.streamName(id) : `#${id}`;
@@ -57,7 +57,7 @@ export function instructionAt(core: Core, queue: string, pc: number): string {
 export function coreErrorToSfError(core: Core, e: CoreError): SfError {
   // an overrun's pc is one past the end: point at the queue's last instruction instead
   const src = core.sourceOf(e.queue, e.pc) ?? (e.name === 'QUEUE_OVERRUN' ? core.sourceOf(e.queue, e.pc - 1) : null);
-  const file = core.loadedProgram?.source ?? 'program';
+  const file = placeName(core.loadedProgram?.source ?? 'program');
   const where = src ? `${file}:${src.line}:${src.col}` : file;
   const q = core.plan.queueByName.get(e.queue);
   const slice = q ? `${q.slice.name} (position ${q.position})` : '?';

@@ -8,7 +8,7 @@
 // Every problem is an SfError with a one-line message naming the file and the field path.
 import { basename } from 'node:path';
 import { DTYPE_NAMES, type DtypeName } from '../isa/dtypes.js';
-import { SfError } from '../util/errors.js';
+import { SfError, quoteJson } from '../util/errors.js';
 import { parseJsonText, readDataFile, listShipped } from '../util/data-file.js';
 import type { ChipConfig, Delays, Provenance } from './config.js';
 
@@ -87,10 +87,10 @@ function isObject(v: unknown): v is Record<string, unknown> {
 /** A short, one-line rendering of a bad value for messages. */
 function show(v: unknown): string {
   if (v === undefined) return 'nothing';
-  if (Array.isArray(v)) return v.length === 0 ? '[]' : clip(JSON.stringify(v));
+  if (Array.isArray(v)) return v.length === 0 ? '[]' : clip(quoteJson(v)!);
   if (isObject(v)) return 'an object';
   if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
-  return clip(JSON.stringify(v) ?? String(v));
+  return clip(quoteJson(v) ?? String(v));
 }
 
 function clip(s: string): string {
@@ -114,7 +114,7 @@ class Reader {
         throw new SfError(`field "lanes" is derived (superlanes x lanesPerSuperlane); remove it from the preset`, this.file);
       }
       const where = group ? ` in "${group}"` : '';
-      throw new SfError(`unknown field "${path}"; allowed fields${where}: ${allowed.join(', ')}, $comment`, this.file);
+      throw new SfError(`unknown field ${JSON.stringify(path)}; allowed fields${where}: ${allowed.join(', ')}, $comment`, this.file);
     }
   }
 
@@ -128,7 +128,7 @@ class Reader {
     }
     for (const k of Object.keys(raw)) {
       if (!FIGURE_KEYS.includes(k)) {
-        this.fail(path, `unknown key "${k}" in figure object; allowed keys: ${FIGURE_KEYS.join(', ')}`);
+        this.fail(path, `unknown key ${JSON.stringify(k)} in figure object; allowed keys: ${FIGURE_KEYS.join(', ')}`);
       }
     }
     if (!('value' in raw)) this.fail(path, `figure object needs "value" (${expect})`);
@@ -219,6 +219,8 @@ export function parseChipPreset(json: unknown, file: string): ChipConfig {
 
   const name = r.text(json, 'name', basename(file).replace(/\.json$/i, '') || 'chip');
   if (name.trim() === '') r.fail('name', 'must be a nonempty string, got ""');
+  // the name appears in messages, which are one line
+  if (/[\x00-\x1f\x7f]/.test(name)) r.fail('name', `must be one line without control characters, got ${show(name)}`);
   const description = r.text(json, 'description', '');
 
   const clockHz = r.num(json, 'clockHz', 'clockHz', CLOCK);

@@ -156,7 +156,11 @@ export async function main(argv: string[], io: Io = { out: (s) => console.log(s)
       case 'trace': return await cmdTrace(rest, io);
       case undefined: case 'help': case '--help': case '-h':
         io.out(HELP);
-        return cmd === undefined ? EXIT.BAD_INPUT : EXIT.OK;
+        if (cmd === undefined) {
+          io.err('sramflow: no command given; commands: run, asm, disasm, debug, trace, help');
+          return EXIT.BAD_INPUT;
+        }
+        return EXIT.OK;
       default:
         throw new SfError(`unknown command "${cmd}"; commands: run, asm, disasm, debug, trace, help`);
     }

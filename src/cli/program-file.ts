@@ -2,10 +2,11 @@
 // its magic bytes). Resolves the chip: --chip wins, then the program's `.chip`, then tsp-v1.
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve, relative } from 'node:path';
-import { SfError } from '../util/errors.js';
+import { SfError, placeName } from '../util/errors.js';
 import { assemble } from '../asm/assemble.js';
 import { decodeProgram, CONTAINER_MAGIC } from '../asm/container.js';
 import { loadChipPreset } from '../chip/preset.js';
+import { checkProgramForChip } from '../chip/core.js';
 import type { ChipConfig } from '../chip/config.js';
 import type { Program } from '../asm/program.js';
 import { systemDirective, assembleSystem, type SystemProgram } from '../system/source.js';
@@ -14,18 +15,21 @@ import { loadSystemPreset } from '../system/topology.js';
 export const DEFAULT_CHIP = 'tsp-v1';
 
 export function readInput(path: string): Uint8Array {
+  const where = placeName(path);
   let st;
   try {
     st = statSync(path);
   } catch {
-    throw new SfError('no such file', path);
+    throw new SfError('no such file', where);
   }
-  if (st.isDirectory()) throw new SfError('is a directory, not a program', path);
-  if (st.size > 1 << 30) throw new SfError(`file is ${st.size} bytes; programs are limited to 1 GiB`, path);
+  if (st.isDirectory()) throw new SfError('is a directory, not a program', where);
+  // a device or pipe (/dev/zero, a FIFO) would be read forever or block
+  if (!st.isFile()) throw new SfError('is not a regular file (a device, pipe or socket)', where);
+  if (st.size > 1 << 30) throw new SfError(`file is ${st.size} bytes; programs are limited to 1 GiB`, where);
   try {
     return new Uint8Array(readFileSync(path));
   } catch (e) {
-    throw new SfError(`cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`, path);
+    throw new SfError(`cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`, where);
   }
 }
 
@@ -36,7 +40,7 @@ export function isContainer(bytes: Uint8Array): boolean {
 /** Display name of a path: relative to the working directory when inside it. */
 export function displayPath(path: string): string {
   const rel = relative(process.cwd(), resolve(path));
-  return rel.startsWith('..') ? path : rel;
+  return placeName(rel.startsWith('..') ? path : rel);
 }
 
 export interface Loaded {
@@ -52,6 +56,10 @@ export function loadProgram(path: string, chipFlag?: string, systemFlag?: string
   if (isContainer(bytes)) {
     const program = decodeProgram(bytes, name);
     const chip = loadChipPreset(chipFlag ?? program.chip ?? DEFAULT_CHIP);
+    // the container names queues and slices; they must exist on the chip it runs on
+    checkProgramForChip(program, chip, name);
+    // without debug info, errors at run time name the container
+    if (program.source === null) program.source = name;
     return { program, chip };
   }
   const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);

@@ -16,7 +16,7 @@
 // figure next to a dense 8-bit one, or the reverse) breaks that ratio.
 import { basename } from 'node:path';
 import { parseJsonText, readDataFile, listShipped } from '../util/data-file.js';
-import { SfError } from '../util/errors.js';
+import { SfError, quoteJson } from '../util/errors.js';
 
 /** The presets folder: ../../presets/gpus/ from src/gpu/ and from dist/gpu/ alike. */
 const PRESETS_DIR = new URL('../../presets/gpus/', import.meta.url);
@@ -153,7 +153,7 @@ function show(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (isObject(v)) return 'an object';
   if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
-  const s = JSON.stringify(v) ?? String(v);
+  const s = quoteJson(v) ?? String(v);
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
@@ -175,7 +175,7 @@ class Reader {
       const path = group ? `${group}.${key}` : key;
       const hint = /sparse|sparsity/i.test(key) ? ' (give dense figures only: 2:4-sparse peaks are twice the dense ones)' : '';
       throw new SfError(
-        `unknown field "${path}"${hint}; allowed fields${group ? ` in "${group}"` : ''}: ${allowed.join(', ')}, $comment`,
+        `unknown field ${JSON.stringify(path)}${hint}; allowed fields${group ? ` in "${group}"` : ''}: ${allowed.join(', ')}, $comment`,
         this.file,
       );
     }
@@ -190,7 +190,7 @@ class Reader {
       return raw;
     }
     for (const k of Object.keys(raw)) {
-      if (!FIGURE_KEYS.includes(k)) this.fail(path, `unknown key "${k}" in figure object; allowed keys: ${FIGURE_KEYS.join(', ')}`);
+      if (!FIGURE_KEYS.includes(k)) this.fail(path, `unknown key ${JSON.stringify(k)} in figure object; allowed keys: ${FIGURE_KEYS.join(', ')}`);
     }
     if (!('value' in raw)) this.fail(path, `figure object needs "value" (${expect})`);
     let kind: FigureKind = 'assumption';
@@ -311,6 +311,8 @@ export function parseGpuPreset(json: unknown, file: string): GpuPreset {
   r.checkKeys(json, TOP_FIELDS);
   const name = r.text(json, 'name', basename(file).replace(/\.json$/i, '') || 'gpu');
   if (name.trim() === '') r.fail('name', 'must be a nonempty string, got ""');
+  // the name appears in messages, which are one line
+  if (/[\x00-\x1f\x7f]/.test(name)) r.fail('name', `must be one line without control characters, got ${show(name)}`);
   const description = r.text(json, 'description', '');
   const vendor = r.text(json, 'vendor', '');
   const H = HW_KINDS;

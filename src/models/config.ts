@@ -18,7 +18,7 @@
 // where the figures come from); HF ignores fields that start with "_".
 import { basename } from 'node:path';
 import { parseJsonText, readDataFile, listShipped } from '../util/data-file.js';
-import { SfError } from '../util/errors.js';
+import { SfError, quoteJson } from '../util/errors.js';
 
 /** The models folder: ../../programs/models/ from src/models/ and from dist/models/ alike. */
 const MODELS_DIR = new URL('../../programs/models/', import.meta.url);
@@ -100,7 +100,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 function show(v: unknown): string {
   if (v === undefined) return 'nothing';
-  const s = JSON.stringify(v);
+  const s = quoteJson(v);
   return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
@@ -230,6 +230,8 @@ export function parseModelConfig(json: unknown, file = '<object>'): ModelConfig 
   const r = new Reader(json, file);
 
   const name = r.optString('_name') ?? basename(file).replace(/\.json$/, '');
+  // the name appears in messages, which are one line
+  if (/[\x00-\x1f\x7f]/.test(name)) r.fail('_name', `must be one line without control characters, got ${show(name)}`);
   const source = r.optString('_source');
 
   let modelType: ModelType = 'llama';

@@ -13,8 +13,8 @@
 //
 // openSafetensors reads only the header up front and each tensor's bytes on demand, so a
 // multi-gigabyte checkpoint shard costs only the tensors asked for.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { SfError } from '../util/errors.js';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { SfError, quoteJson } from '../util/errors.js';
 import { bf16BitsToF32, f32ToBf16Bits, f32ToFp16Bits, fp16BitsToF32 } from '../util/numerics.js';
 
 export const SAFETENSORS_DTYPES = {
@@ -65,7 +65,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 function show(v: unknown): string {
-  const s = JSON.stringify(v);
+  const s = quoteJson(v);
   return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
@@ -104,18 +104,18 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number
     if (name === '__metadata__') {
       if (!isObject(v)) throw new SfError(`__metadata__ must be an object of strings, got ${show(v)}`, file);
       for (const [k, s] of Object.entries(v)) {
-        if (typeof s !== 'string') throw new SfError(`__metadata__."${k}" must be a string, got ${show(s)}`, file);
+        if (typeof s !== 'string') throw new SfError(`__metadata__.${JSON.stringify(k)} must be a string, got ${show(s)}`, file);
       }
       metadata = v as Record<string, string>;
       continue;
     }
     const bad = (msg: string): never => {
-      throw new SfError(`tensor "${name}": ${msg}`, file);
+      throw new SfError(`tensor ${JSON.stringify(name)}: ${msg}`, file);
     };
     if (!isObject(v)) bad(`must be an object with dtype, shape, data_offsets, got ${show(v)}`);
     const e = v as Record<string, unknown>;
     for (const k of Object.keys(e)) {
-      if (k !== 'dtype' && k !== 'shape' && k !== 'data_offsets') bad(`unknown field "${k}" (allowed: dtype, shape, data_offsets)`);
+      if (k !== 'dtype' && k !== 'shape' && k !== 'data_offsets') bad(`unknown field ${JSON.stringify(k)} (allowed: dtype, shape, data_offsets)`);
     }
     const dtype = e.dtype;
     if (typeof dtype !== 'string' || !(dtype in SAFETENSORS_DTYPES)) {
@@ -152,12 +152,12 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number
   for (const t of sorted) {
     if (t.begin < at) {
       throw new SfError(
-        `tensor "${t.name}" (bytes ${t.begin}..${t.end}) overlaps tensor "${prev!.name}" (bytes ${prev!.begin}..${prev!.end})`,
+        `tensor ${JSON.stringify(t.name)} (bytes ${t.begin}..${t.end}) overlaps tensor ${JSON.stringify(prev!.name)} (bytes ${prev!.begin}..${prev!.end})`,
         file,
       );
     }
     if (t.begin > at) {
-      throw new SfError(`tensor "${t.name}": ${t.begin - at} unused bytes before its data at ${t.begin} (the data must be packed)`, file);
+      throw new SfError(`tensor ${JSON.stringify(t.name)}: ${t.begin - at} unused bytes before its data at ${t.begin} (the data must be packed)`, file);
     }
     at = t.end;
     if (t.end > t.begin || prev === null) prev = t;
@@ -211,8 +211,11 @@ export interface SafetensorsFile extends SafetensorsHeader {
 export function openSafetensors(path: string): SafetensorsFile {
   let fd: number;
   try {
+    // opening a FIFO blocks until a writer comes; a device has no size: regular files only
+    if (!statSync(path).isFile()) throw new SfError('is not a regular file (a device, pipe, socket or directory)', path);
     fd = openSync(path, 'r');
   } catch (e) {
+    if (e instanceof SfError) throw e;
     const code = (e as NodeJS.ErrnoException)?.code;
     throw new SfError(code === 'ENOENT' ? 'no such safetensors file' : `cannot open safetensors file (${code ?? String(e)})`, path);
   }
@@ -232,7 +235,7 @@ export function openSafetensors(path: string): SafetensorsFile {
       let off = 0;
       while (off < buf.length) {
         const r = readSync(fd, buf, off, buf.length - off, header.dataOffset + t.begin + off);
-        if (r <= 0) throw new SfError(`tensor "${name}": the file ended while reading its data`, path);
+        if (r <= 0) throw new SfError(`tensor ${JSON.stringify(name)}: the file ended while reading its data`, path);
         off += r;
       }
       return buf;
@@ -254,7 +257,7 @@ export function openSafetensors(path: string): SafetensorsFile {
 
 function entry(header: SafetensorsHeader, name: string): SafetensorsEntry {
   const t = header.tensors.get(name);
-  if (!t) throw new SfError(`no tensor "${name}" in this file`, header.file);
+  if (!t) throw new SfError(`no tensor ${JSON.stringify(name)} in this file`, header.file);
   return t;
 }
 
@@ -305,7 +308,7 @@ export function decodeTensor(t: SafetensorsEntry, bytes: Uint8Array, file: strin
       case 'U64': {
         const x = t.dtype === 'I64' ? v.getBigInt64(8 * i, true) : v.getBigUint64(8 * i, true);
         if (x > BigInt(Number.MAX_SAFE_INTEGER) || x < -BigInt(Number.MAX_SAFE_INTEGER)) {
-          throw new SfError(`tensor "${t.name}": element ${i} (${x}) is beyond 2^53`, file);
+          throw new SfError(`tensor ${JSON.stringify(t.name)}: element ${i} (${x}) is beyond 2^53`, file);
         }
         out[i] = Number(x);
         break;
@@ -330,7 +333,7 @@ export function decodeTensor(t: SafetensorsEntry, bytes: Uint8Array, file: strin
         break;
       case 'BOOL': {
         const b = v.getUint8(i);
-        if (b > 1) throw new SfError(`tensor "${t.name}": BOOL element ${i} is ${b}, not 0 or 1`, file);
+        if (b > 1) throw new SfError(`tensor ${JSON.stringify(t.name)}: BOOL element ${i} is ${b}, not 0 or 1`, file);
         out[i] = b;
         break;
       }

@@ -6,8 +6,11 @@
 // latency as lookahead). Results do not depend on the thread count: each receive buffer has one
 // sender, and messages are delivered in send order.
 import { Worker } from 'node:worker_threads';
+import { totalmem } from 'node:os';
 import { ChipGroup, type ChipStatus, type ChipSummary, type Delivery, type GroupSpec } from './group.js';
 import type { SystemProgram } from './source.js';
+import { Core, instructionCount } from '../chip/core.js';
+import { SfError } from '../util/errors.js';
 
 export interface SystemRunOptions {
   functional?: boolean;
@@ -19,6 +22,9 @@ export interface SystemRunOptions {
   hashes?: boolean;
   /** Called after each window with the window's end cycle. */
   onWindow?: (cycle: number) => void;
+  /** Bytes the chips' cores may take together; a bigger system is refused before any core is
+   * made (default: half of this machine's memory). */
+  memoryLimit?: number;
 }
 
 export interface SystemResult {
@@ -53,15 +59,18 @@ function localGroup(g: ChipGroup, chips: number[]): GroupHandle {
 }
 
 const WORKER_URL = new URL('../../dist/system/worker.js', import.meta.url);
+/** Memory a worker thread takes besides its cores (a V8 isolate and the compiled core): measured
+ * about 30 MiB on Node 20 (256 threads over pod-576 in timing-only mode peaked at 7.6 GB). */
+const WORKER_BYTES = 32 * 2 ** 20;
 
 async function workerGroup(spec: GroupSpec, module: WebAssembly.Module): Promise<GroupHandle> {
   const w = new Worker(WORKER_URL);
   let pending: { resolve: (v: unknown) => void; reject: (e: Error) => void } | null = null;
-  w.on('message', (m: { ok: boolean; value?: unknown; error?: string }) => {
+  w.on('message', (m: { ok: boolean; value?: unknown; error?: string; sf?: { message: string; where?: string } }) => {
     const p = pending!;
     pending = null;
     if (m.ok) p.resolve(m.value);
-    else p.reject(new Error(m.error));
+    else p.reject(m.sf ? new SfError(m.sf.message, m.sf.where) : new Error(m.error));
   });
   w.on('error', (e) => pending?.reject(e));
   const call = <T>(msg: unknown): Promise<T> =>
@@ -91,6 +100,23 @@ export async function runSystem(sp: SystemProgram, wasm: Uint8Array, opts: Syste
     chip, peer: system.peer, programs: sp.programs, chipProgram: sp.chipProgram,
     functional: opts.functional ?? true, checked: opts.checked ?? false,
   };
+  // every chip has a core of the same size: measure one, add the worker threads, and refuse
+  // what cannot fit
+  const capacity = Math.max(...sp.programs.map(instructionCount), 1);
+  const probe = await Core.create(chip, wasm, { functional: base.functional, checked: base.checked, maxInstructions: capacity });
+  const perChip = probe.memory.buffer.byteLength;
+  const perThread = threads > 1 ? WORKER_BYTES : 0;
+  const need = perChip * n + perThread * threads;
+  const memoryLimit = opts.memoryLimit ?? totalmem() / 2;
+  if (need > memoryLimit) {
+    const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
+    const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+    const fix = perChip * n > memoryLimit ? (base.functional ? '; run it with --timing-only, which keeps no values' : '') : '; use fewer --threads';
+    throw new SfError(
+      `${n} chips need about ${gib(need)} (${mib(perChip)} a chip${perThread ? `, ${mib(perThread)} a thread x ${threads} threads` : ''}), over the limit of ${gib(memoryLimit)}${opts.memoryLimit === undefined ? " (half this machine's memory)" : ''}${fix}`,
+      system.file,
+    );
+  }
   // contiguous blocks of chips per thread
   const blocks: number[][] = Array.from({ length: threads }, (_, t) => {
     const from = Math.floor((t * n) / threads);

@@ -9,7 +9,7 @@
 //    nodes: global port p < 16 of node n goes to node n+p+1, port 16+p to node n-p-1 (documented
 //    in docs/system.md); the 576-chip benchmark system uses it.
 //  - "links": an explicit list [chipA, linkA, chipB, linkB] of bidirectional links.
-import { SfError } from '../util/errors.js';
+import { SfError, quoteJson } from '../util/errors.js';
 import { parseJsonText, readDataFile } from '../util/data-file.js';
 import { loadChipPreset } from '../chip/preset.js';
 import type { ChipConfig } from '../chip/config.js';
@@ -110,22 +110,22 @@ export function buildTopology(kind: string, chips: number, chip: ChipConfig, fil
     if (!Array.isArray(links)) fail(file, 'links', 'must be a list of [chipA, linkA, chipB, linkB]');
     links.forEach((l, i) => {
       if (!Array.isArray(l) || l.length !== 4 || !l.every((x) => Number.isInteger(x))) {
-        fail(file, `links[${i}]`, `must be [chipA, linkA, chipB, linkB] (integers), got ${JSON.stringify(l)}`);
+        fail(file, `links[${i}]`, `must be [chipA, linkA, chipB, linkB] (integers), got ${quoteJson(l)}`);
       }
       connect(peer, { chip: l[0], link: l[1] }, { chip: l[2], link: l[3] }, file, `links[${i}]`);
     });
     return peer;
   }
-  fail(file, 'topology', `unknown topology "${kind}"; allowed: single, fully-connected, isca22, links`);
+  fail(file, 'topology', `unknown topology ${JSON.stringify(kind)}; allowed: single, fully-connected, isca22, links`);
 }
 
 export function parseSystemPreset(json: unknown, file: string, chipOverride?: ChipConfig): SystemConfig {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new SfError('a system preset must be a JSON object', file);
   const j = json as Record<string, unknown>;
   const allowed = ['$comment', 'name', 'description', 'chip', 'chips', 'topology', 'links', 'source'];
-  for (const k of Object.keys(j)) if (!allowed.includes(k)) throw new SfError(`unknown field "${k}"; allowed fields: ${allowed.join(', ')}`, file);
+  for (const k of Object.keys(j)) if (!allowed.includes(k)) throw new SfError(`unknown field ${JSON.stringify(k)}; allowed fields: ${allowed.join(', ')}`, file);
   if (typeof j.chip !== 'string') fail(file, 'chip', 'must name a chip preset (e.g. "tsp-v1") or a chip preset file');
-  if (!Number.isInteger(j.chips) || (j.chips as number) < 1 || (j.chips as number) > MAX_CHIPS) fail(file, 'chips', `must be an integer in 1..${MAX_CHIPS}, got ${JSON.stringify(j.chips)}`);
+  if (!Number.isInteger(j.chips) || (j.chips as number) < 1 || (j.chips as number) > MAX_CHIPS) fail(file, 'chips', `must be an integer in 1..${MAX_CHIPS}, got ${quoteJson(j.chips)}`);
   if (typeof j.topology !== 'string') fail(file, 'topology', 'must be one of single, fully-connected, isca22, links');
   const chip = chipOverride ?? loadChipPreset(j.chip);
   const chips = j.chips as number;

@@ -1,6 +1,7 @@
 // A worker thread owning one ChipGroup (see system.ts). It answers one request at a time.
 import { parentPort } from 'node:worker_threads';
 import { ChipGroup, type GroupSpec, type Delivery } from './group.js';
+import { SfError } from '../util/errors.js';
 
 let group: ChipGroup | null = null;
 
@@ -21,6 +22,8 @@ parentPort!.on('message', async (m: Request) => {
     else value = group!.hashes();
     parentPort!.postMessage({ ok: true, value });
   } catch (e) {
-    parentPort!.postMessage({ ok: false, error: e instanceof Error ? e.message : String(e) });
+    // an SfError crosses back as one (the command line prints it as bad input, not a crash)
+    const sf = e instanceof SfError ? { message: e.where && e.message.startsWith(`${e.where}: `) ? e.message.slice(e.where.length + 2) : e.message, where: e.where } : undefined;
+    parentPort!.postMessage({ ok: false, error: e instanceof Error ? e.message : String(e), sf });
   }
 });

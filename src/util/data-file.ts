@@ -1,9 +1,9 @@
 // The one way sramflow reads its JSON data files (chip, system and GPU presets, model configs):
 // a shipped file by name (presets/<kind>/<name>.json, programs/models/<name>.json) or any path,
 // with one-line errors naming the file, and bad JSON located at file:line:col.
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { SfError, at } from './errors.js';
+import { SfError, at, placeName } from './errors.js';
 
 function lineCol(text: string, offset: number): { line: number; col: number } {
   let line = 1;
@@ -61,6 +61,9 @@ export function listShipped(dir: URL, order: readonly string[] = []): string[] {
   return names.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
+/** JSON data files are small (a preset, a config.json); anything bigger is refused unread. */
+export const MAX_DATA_FILE_BYTES = 64 * 1024 * 1024;
+
 export interface DataFileKind {
   /** The shipped folder. */
   dir: URL;
@@ -76,10 +79,15 @@ export function readDataFile(nameOrPath: string, kind: DataFileKind): { text: st
   const shipped = listShipped(kind.dir, kind.order);
   const isShipped = shipped.includes(nameOrPath);
   const path = isShipped ? fileURLToPath(new URL(`${nameOrPath}.json`, kind.dir)) : nameOrPath;
-  const file = isShipped ? `${kind.shown}/${nameOrPath}.json` : nameOrPath;
+  const file = isShipped ? `${kind.shown}/${nameOrPath}.json` : placeName(nameOrPath);
   try {
+    // a device or pipe (/dev/zero, a FIFO) would be read forever or block: only regular files
+    const st = statSync(path);
+    if (!st.isFile() && !st.isDirectory()) throw new SfError(`is not a regular file (a device, pipe or socket); a ${kind.what} is a JSON file`, file);
+    if (st.size > MAX_DATA_FILE_BYTES) throw new SfError(`is ${st.size} bytes; a ${kind.what} is at most ${MAX_DATA_FILE_BYTES} bytes`, file);
     return { text: readFileSync(path, 'utf8'), file };
   } catch (e) {
+    if (e instanceof SfError) throw e;
     const code = (e as NodeJS.ErrnoException)?.code;
     if (code === 'ENOENT' || code === 'ENOTDIR') {
       throw new SfError(`no such ${kind.what} file (shipped: ${shipped.join(', ') || 'none found'})`, file);
