@@ -8,7 +8,8 @@
 // Every problem is an SfError with a one-line message naming the file and the field path.
 import { basename } from 'node:path';
 import { DTYPE_NAMES, type DtypeName } from '../isa/dtypes.js';
-import { SfError, quoteJson } from '../util/errors.js';
+import { FigureReader, isObject, show } from '../util/figures.js';
+import { SfError } from '../util/errors.js';
 import { parseJsonText, readDataFile, listShipped } from '../util/data-file.js';
 import type { ChipConfig, Delays, Provenance } from './config.js';
 
@@ -23,7 +24,6 @@ export const MAX_SRAM_BYTES = 1.5 * 1024 * 1024 * 1024;
 export const MAX_LANES = 1024;
 
 const KINDS = ['published', 'derived', 'assumption'] as const;
-const FIGURE_KEYS = ['value', 'kind', 'source', 'note'];
 const MXM_DTYPES: readonly DtypeName[] = ['int8', 'fp16', 'bf16'];
 
 type Limits = { min: number; max: number };
@@ -80,79 +80,9 @@ export const FIGURE_PATHS: readonly string[] = [
   ...DELAY_KEYS.map((k) => `delays.${k}`),
 ];
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** A short, one-line rendering of a bad value for messages. */
-function show(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (Array.isArray(v)) return v.length === 0 ? '[]' : clip(quoteJson(v)!);
-  if (isObject(v)) return 'an object';
-  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
-  return clip(quoteJson(v) ?? String(v));
-}
-
-function clip(s: string): string {
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
-
-class Reader {
-  readonly provenance: Record<string, Provenance> = {};
-  constructor(readonly file: string) {}
-
-  fail(path: string, message: string): never {
-    throw new SfError(`field "${path}": ${message}`, this.file);
-  }
-
-  /** Reject keys not in `allowed` ("$comment" is always allowed). */
-  checkKeys(obj: Record<string, unknown>, allowed: readonly string[], group?: string): void {
-    for (const key of Object.keys(obj)) {
-      if (key === '$comment' || allowed.includes(key)) continue;
-      const path = group ? `${group}.${key}` : key;
-      if (!group && key === 'lanes') {
-        throw new SfError(`field "lanes" is derived (superlanes x lanesPerSuperlane); remove it from the preset`, this.file);
-      }
-      const where = group ? ` in "${group}"` : '';
-      throw new SfError(`unknown field ${JSON.stringify(path)}; allowed fields${where}: ${allowed.join(', ')}, $comment`, this.file);
-    }
-  }
-
-  /** Unwrap a figure (plain or object form), recording its provenance. `expect` describes the value for messages. */
-  figure(obj: Record<string, unknown>, key: string, path: string, expect: string): unknown {
-    if (!(key in obj)) this.fail(path, `missing; required: ${expect}`);
-    const raw = obj[key];
-    if (!isObject(raw)) {
-      this.provenance[path] = { kind: 'assumption', source: `user preset ${this.file}` };
-      return raw;
-    }
-    for (const k of Object.keys(raw)) {
-      if (!FIGURE_KEYS.includes(k)) {
-        this.fail(path, `unknown key ${JSON.stringify(k)} in figure object; allowed keys: ${FIGURE_KEYS.join(', ')}`);
-      }
-    }
-    if (!('value' in raw)) this.fail(path, `figure object needs "value" (${expect})`);
-    let kind: Provenance['kind'] = 'assumption';
-    if ('kind' in raw) {
-      if (typeof raw.kind !== 'string' || !(KINDS as readonly string[]).includes(raw.kind)) {
-        this.fail(`${path}.kind`, `must be one of ${KINDS.join(', ')}, got ${show(raw.kind)}`);
-      }
-      kind = raw.kind as Provenance['kind'];
-    }
-    let source = `user preset ${this.file}`;
-    if ('source' in raw) {
-      if (typeof raw.source !== 'string' || raw.source.trim() === '') {
-        this.fail(`${path}.source`, `must be a nonempty string, got ${show(raw.source)}`);
-      }
-      source = raw.source;
-    }
-    const prov: Provenance = { kind, source };
-    if ('note' in raw) {
-      if (typeof raw.note !== 'string') this.fail(`${path}.note`, `must be a string, got ${show(raw.note)}`);
-      prov.note = raw.note;
-    }
-    this.provenance[path] = prov;
-    return raw.value;
+class Reader extends FigureReader<Provenance['kind']> {
+  constructor(file: string) {
+    super(file, KINDS, (key, group) => (!group && key === 'lanes' ? { message: 'field "lanes" is derived (superlanes x lanesPerSuperlane); remove it from the preset' } : null));
   }
 
   int(obj: Record<string, unknown>, key: string, path: string, lim: Limits): number {

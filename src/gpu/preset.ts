@@ -16,7 +16,8 @@
 // figure next to a dense 8-bit one, or the reverse) breaks that ratio.
 import { basename } from 'node:path';
 import { parseJsonText, readDataFile, listShipped } from '../util/data-file.js';
-import { SfError, quoteJson } from '../util/errors.js';
+import { FigureReader, isObject, show } from '../util/figures.js';
+import { SfError } from '../util/errors.js';
 
 /** The presets folder: ../../presets/gpus/ from src/gpu/ and from dist/gpu/ alike. */
 const PRESETS_DIR = new URL('../../presets/gpus/', import.meta.url);
@@ -129,7 +130,6 @@ const HW_FIELDS = [
   'powerW',
 ] as const;
 const TOP_FIELDS = ['name', 'description', 'vendor', ...HW_FIELDS, 'knobs'] as const;
-const FIGURE_KEYS = ['value', 'kind', 'source', 'note'];
 
 /** Every figure's field path in file order (what provenance is keyed by). */
 export const GPU_FIGURE_PATHS: readonly string[] = [
@@ -145,73 +145,14 @@ export const GPU_FIGURE_PATHS: readonly string[] = [
   ...KNOB_NAMES.map((k) => `knobs.${k}`),
 ];
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function show(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (isObject(v)) return 'an object';
-  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
-  const s = quoteJson(v) ?? String(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
-
 function range(l: Limits): string {
   return `${l.minExclusive ? `> ${l.min}` : `>= ${l.min}`} and <= ${l.max}`;
 }
 
-class Reader {
-  readonly provenance: Record<string, GpuProvenance> = {};
-  constructor(readonly file: string) {}
-
-  fail(path: string, message: string): never {
-    throw new SfError(`field "${path}": ${message}`, this.file);
-  }
-
-  checkKeys(obj: Record<string, unknown>, allowed: readonly string[], group?: string): void {
-    for (const key of Object.keys(obj)) {
-      if (key === '$comment' || allowed.includes(key)) continue;
-      const path = group ? `${group}.${key}` : key;
-      const hint = /sparse|sparsity/i.test(key) ? ' (give dense figures only: 2:4-sparse peaks are twice the dense ones)' : '';
-      throw new SfError(
-        `unknown field ${JSON.stringify(path)}${hint}; allowed fields${group ? ` in "${group}"` : ''}: ${allowed.join(', ')}, $comment`,
-        this.file,
-      );
-    }
-  }
-
-  /** Unwrap a figure (plain or object form), recording its provenance. */
-  figure(obj: Record<string, unknown>, key: string, path: string, expect: string, kinds: readonly FigureKind[]): unknown {
-    if (!(key in obj)) this.fail(path, `missing; required: ${expect}`);
-    const raw = obj[key];
-    if (!isObject(raw) || !('value' in raw || 'kind' in raw || 'source' in raw || 'note' in raw)) {
-      this.provenance[path] = { kind: 'assumption', source: `user preset ${this.file}` };
-      return raw;
-    }
-    for (const k of Object.keys(raw)) {
-      if (!FIGURE_KEYS.includes(k)) this.fail(path, `unknown key ${JSON.stringify(k)} in figure object; allowed keys: ${FIGURE_KEYS.join(', ')}`);
-    }
-    if (!('value' in raw)) this.fail(path, `figure object needs "value" (${expect})`);
-    let kind: FigureKind = 'assumption';
-    if ('kind' in raw) {
-      if (typeof raw.kind !== 'string' || !(kinds as readonly string[]).includes(raw.kind)) {
-        this.fail(`${path}.kind`, `must be one of ${kinds.join(', ')}, got ${show(raw.kind)}`);
-      }
-      kind = raw.kind as FigureKind;
-    }
-    let source = `user preset ${this.file}`;
-    if ('source' in raw) {
-      if (typeof raw.source !== 'string' || raw.source.trim() === '') this.fail(`${path}.source`, `must be a nonempty string, got ${show(raw.source)}`);
-      source = raw.source;
-    }
-    const prov: GpuProvenance = { kind, source };
-    if ('note' in raw) {
-      if (typeof raw.note !== 'string') this.fail(`${path}.note`, `must be a string, got ${show(raw.note)}`);
-      prov.note = raw.note;
-    }
-    this.provenance[path] = prov;
-    return raw.value;
+class Reader extends FigureReader<FigureKind> {
+  constructor(file: string) {
+    super(file, [...HW_KINDS, ...KNOB_KINDS], (key) =>
+      /sparse|sparsity/i.test(key) ? { hint: ' (give dense figures only: 2:4-sparse peaks are twice the dense ones)' } : null);
   }
 
   numberIn(path: string, v: unknown, l: Limits, opts: { int?: boolean; nullable?: boolean } = {}): number | null {
