@@ -130,5 +130,3 @@ export function issueCyclesOf(op: i32, dt: i32, a: i32): i32 {
   return issueCycles(op, dt, a);
 }
 
-// StopReason bits are re-exported for hosts that use the generated bindings.
-export { ST_STOP_REASON };

@@ -93,8 +93,3 @@ export function dtypeBytes(dt: i32): i32 {
   }
   return 0;
 }
-
-/** True for fp16, bf16, fp32. */
-export function dtypeIsFloat(dt: i32): bool {
-  return dt == 3 || dt == 4 || dt == 5;
-}

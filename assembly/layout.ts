@@ -73,10 +73,9 @@ export let SRAM_DIRTY: usize = 0;
 export let TRACK_DIRTY: bool = false;
 export let END: usize = 0;
 
-// Scratch buffers: three element arrays of LANES x 8 bytes (f64/i64 capable) and a pointer table.
+// Scratch buffers: element arrays of LANES x 8 bytes (f64/i64 capable) and a pointer table.
 export let BUF_A: usize = 0;
 export let BUF_B: usize = 0;
-export let BUF_C: usize = 0;
 export let PTRS: usize = 0; // up to 64 plane pointers
 
 const offsets = memory.data(REGION_COUNT * 8, 8);
@@ -158,11 +157,10 @@ export function initLayout(): i32 {
 
   cursor = <u64>(CONTROL_OFFSET + CONTROL_BYTES);
   PROGRAM = place(REGION_PROGRAM, <u64>MAX_INSTR * 16);
-  SCRATCH = place(REGION_SCRATCH, <u64>(L * 8 * 3 + 64 * 8));
+  SCRATCH = place(REGION_SCRATCH, <u64>(L * 8 * 2 + 64 * 8));
   BUF_A = SCRATCH;
   BUF_B = SCRATCH + L * 8;
-  BUF_C = SCRATCH + L * 16;
-  PTRS = SCRATCH + L * 24;
+  PTRS = SCRATCH + L * 16;
   TRACE = place(REGION_TRACE, <u64>TRACE_CAP * <u64>TRACE_EVENT_BYTES);
   SRAM_DIRTY = place(REGION_SRAM_DIRTY, TRACK_DIRTY && FUNCTIONAL ? <u64>MEM_SLICES * <u64>MEM_VECTORS : 0);
   STATE = place(REGION_STATE, <u64>STATE_BYTES);

@@ -143,5 +143,5 @@ export function isIntDtype(dt: i32): bool {
 }
 
 export function isValidDtype(dt: i32): bool {
-  return dt >= DT_INT8 && dt <= DT_FP32 || dt == DT_BF16;
+  return dt >= DT_INT8 && dt <= DT_FP32; // the codes run 0..5 (src/isa/dtypes.ts)
 }

@@ -60,10 +60,6 @@ export function raise(code: i32, stream: i32, a: i32, b: i32): void {
   store<i32>(STATE + ST_STOP_REASON, load<i32>(STATE + ST_STOP_REASON) | STOP_ERROR);
 }
 
-@inline export function isEast(s: i32): bool {
-  return s < S;
-}
-
 /** The flight key of stream s at position pos on cycle c. */
 @inline export function flightKey(s: i32, pos: i32, c: i64): i64 {
   return s < S ? c - <i64>(pos * HOP) : c + <i64>(pos * HOP);

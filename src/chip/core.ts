@@ -5,7 +5,7 @@ import type { ChipConfig } from './config.js';
 import { floorplan, UNIT_CODES, type Floorplan } from './floorplan.js';
 import {
   CONFIG, CONFIG_OFFSET, QUEUE_DESC, QUEUE_DESC_OFFSET, QUEUE_DESC_BYTES, MAX_QUEUES, CONTROL_OFFSET,
-  MAX_BREAKPOINTS, REGION, STATE, QSTATE, QSTATE_BYTES, PLANE, planeLayout, LINK, linkLayout,
+  MAX_BREAKPOINTS, REGION, REGION_COUNT, STATE, QSTATE, QSTATE_BYTES, PLANE, planeLayout, LINK, linkLayout,
 } from './memory-map.js';
 import { instantiateCore, type CoreExports } from './wasm.js';
 import type { Program, Tensor } from '../asm/program.js';
@@ -113,8 +113,8 @@ export class Core {
   readonly checked: boolean;
   private readonly x: CoreExports;
   private program: Program | null = null;
-  /** Queue id -> index in program.queues (or -1). */
-  private queueProgram: number[] = [];
+  /** Region offsets and sizes, fixed once init() has laid out (and grown) the memory. */
+  private regions: { offset: number; size: number }[] = [];
 
   private constructor(chip: ChipConfig, x: CoreExports, opts: CoreOptions) {
     this.chip = chip;
@@ -182,11 +182,12 @@ export class Core {
     const r = this.x.init();
     if (r === -1) throw new SfError(`chip "${c.name}" does not fit in a 32-bit WebAssembly memory`, c.file);
     if (r !== 0) throw new SfError(`core layout failed (${r})`, c.file);
+    this.regions = Array.from({ length: REGION_COUNT }, (_, id) => ({ offset: this.x.regionOffset(id) >>> 0, size: this.x.regionSize(id) >>> 0 }));
     this.x.reset();
   }
 
   region(id: number): { offset: number; size: number } {
-    return { offset: this.x.regionOffset(id) >>> 0, size: this.x.regionSize(id) >>> 0 };
+    return this.regions[id];
   }
 
   get memory(): WebAssembly.Memory {
@@ -203,24 +204,21 @@ export class Core {
     const total = instructionCount(program);
     if (total > cap) throw new SfError(`program has ${total} instructions; this core was made for ${cap} (CoreOptions.maxInstructions)`, placeName(program.source ?? 'program'));
     const bytes = new Uint8Array(this.x.memory.buffer);
-    this.queueProgram = plan.queues.map(() => -1);
     for (const q of plan.queues) {
       const base = (QUEUE_DESC_OFFSET + q.id * QUEUE_DESC_BYTES) / 4;
       m[base + QUEUE_DESC.progStart] = 0;
       m[base + QUEUE_DESC.progLen] = 0;
     }
     let at = 0;
-    program.queues.forEach((qp, i) => {
-      const q = plan.queueByName.get(qp.name);
-      if (!q) throw new SfError(`queue "${qp.name}" does not exist on chip "${this.chip.name}"`, placeName(program.source ?? 'program'));
+    for (const qp of program.queues) {
+      const q = plan.queueByName.get(qp.name)!; // checkProgramForChip: every queue exists
       const n = qp.code.length / INSTRUCTION_BYTES;
       bytes.set(qp.code, prog.offset + at * INSTRUCTION_BYTES);
       const base = (QUEUE_DESC_OFFSET + q.id * QUEUE_DESC_BYTES) / 4;
       m[base + QUEUE_DESC.progStart] = at;
       m[base + QUEUE_DESC.progLen] = n;
-      this.queueProgram[q.id] = i;
       at += n;
-    });
+    }
     this.program = program;
     this.placeTensors();
     this.x.reset();
@@ -239,10 +237,9 @@ export class Core {
   }
 
   /** SRAM byte offset of (slice name, vector address). */
+  /** SRAM byte offset of (slice name, vector address); checkProgramForChip vetted both. */
   private vectorOffset(slice: string, addr: number): number {
-    const idx = this.plan.memSlices.findIndex((s) => s.name === slice);
-    if (idx < 0) throw new SfError(`no MEM slice "${slice}" on chip "${this.chip.name}"`);
-    if (addr < 0 || addr >= this.chip.memVectorsPerSlice) throw new SfError(`address ${addr} is outside slice ${slice} (0..${this.chip.memVectorsPerSlice - 1})`);
+    const idx = this.plan.queueByName.get(slice)!.unitIndex; // a MEM queue's unitIndex is its SRAM slice
     return this.region(REGION.SRAM).offset + (idx * this.chip.memVectorsPerSlice + addr) * this.chip.lanes;
   }
 
@@ -256,7 +253,6 @@ export class Core {
   private writeTensorBytes(t: Tensor, data: Uint8Array): void {
     const bytes = dtypeByName(t.dtype)!.bytes;
     const [rows, cols] = t.shape;
-    if (cols > this.chip.lanes) throw new SfError(`tensor "${t.name}" has ${cols} columns; chip "${this.chip.name}" has ${this.chip.lanes} lanes`);
     const mem = new Uint8Array(this.x.memory.buffer);
     for (let r = 0; r < rows; r++) {
       for (let k = 0; k < bytes; k++) {

@@ -35,11 +35,6 @@ export function generateAssemblyConstants(): string {
   out.push('  return 0;');
   out.push('}');
   out.push('');
-  out.push('/** True for fp16, bf16, fp32. */');
-  out.push('export function dtypeIsFloat(dt: i32): bool {');
-  out.push(`  return ${DTYPES.filter((d) => d.float).map((d) => `dt == ${d.code}`).join(' || ')};`);
-  out.push('}');
-  out.push('');
   return out.join('\n');
 }
 
