@@ -133,15 +133,7 @@ const TOP_FIELDS = ['name', 'description', 'vendor', ...HW_FIELDS, 'knobs'] as c
 
 /** Every figure's field path in file order (what provenance is keyed by). */
 export const GPU_FIGURE_PATHS: readonly string[] = [
-  'hbmGB',
-  'hbmGBps',
-  ...PEAK_DTYPES.map((d) => `peakTflops.${d}`),
-  'computeUnits',
-  'l2MB',
-  'scaleUpTopology',
-  'scaleUpLinks',
-  'scaleUpLinkGBps',
-  'powerW',
+  ...HW_FIELDS.flatMap((f) => (f === 'peakTflops' ? PEAK_DTYPES.map((d) => `peakTflops.${d}`) : [f])),
   ...KNOB_NAMES.map((k) => `knobs.${k}`),
 ];
 
