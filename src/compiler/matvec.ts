@@ -97,7 +97,7 @@ export function compileMatVec(chip: ChipConfig, inp: MatVecInput, name = 'matvec
     }
   }
   for (let nn = 0; nn < nt; nn++) planes[nn % planes.length].tiles.push(nn);
-  const pos = (slice: string) => sch.plan.slices.find((s) => s.name === slice)!.position;
+  const pos = (slice: string) => sch.position(slice);
 
   // data: x (a copy in each plane's first feeding slice of every group, at address 0), and each
   // feeding slice's weight rows in the order it reads them, after that
@@ -111,7 +111,7 @@ export function compileMatVec(chip: ChipConfig, inp: MatVecInput, name = 'matvec
 
   // T0: the farthest feeding or x slice must be able to read on cycle >= 0
   let far = 0;
-  for (const pl of planes) for (const g of pl.groups) for (const s of g) far = Math.max(far, Math.abs(pos(s) - pl.pos));
+  for (const pl of planes) for (const g of pl.groups) for (const s of g) far = Math.max(far, sch.travel(pos(s), pl.pos));
   const T0 = dRead + far;
 
   const tiles: MatVecResult['tiles'] = Array(nt);
@@ -135,7 +135,7 @@ export function compileMatVec(chip: ChipConfig, inp: MatVecInput, name = 'matvec
           fed.set(slice, rows);
           const q = pos(slice);
           const width = Math.min(ports, R - f * ports);
-          const readAt = (i: number) => c + i - dRead - Math.abs(q - pl.pos);
+          const readAt = (i: number) => c + i - dRead - sch.travel(q, pl.pos);
           const first = rows.length;
           if (first === 0 && f === 0) for (let r = 0; r < kt; r++) rows.push([-2, r]); // x's rows
           const wRow = rows.length - (f === 0 ? kt : 0);
@@ -156,7 +156,7 @@ export function compileMatVec(chip: ChipConfig, inp: MatVecInput, name = 'matvec
         const mm = c + I;
         // the gap: slice 0 of the group puts x's K-tile on the plane's first stream
         const xs = slices[0];
-        const xAt = mm - dRead - Math.abs(pos(xs) - pl.pos);
+        const xAt = mm - dRead - sch.travel(pos(xs), pl.pos);
         sch.claimPorts(xs, xAt, 1, 'x');
         sch.claimFlight(pl.base, 1, pos(xs), xAt + dRead, pl.pos, 'x');
         sch.issue(xs, xAt, `READ x_${xs.replace('.', '_')}[${kk}], ${sch.plan.streamName(pl.base)}, 1`);

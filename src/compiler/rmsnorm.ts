@@ -14,7 +14,7 @@
 import type { ChipConfig } from '../chip/config.js';
 import { SfError } from '../util/errors.js';
 import { encodeBase64 } from '../asm/fill.js';
-import { Schedule, ScheduleConflict } from './schedule.js';
+import { Schedule } from './schedule.js';
 
 export interface RmsNormInput {
   tokens: number;
@@ -52,7 +52,7 @@ export function compileRmsNorm(chip: ChipConfig, inp: RmsNormInput): RmsNormResu
   const L = chip.lanes;
   const V = Math.ceil(dim / L);
   const d = chip.delays;
-  const at = (name: string) => sch.plan.slices.find((s) => s.name === name)!.position;
+  const at = (slice: string) => sch.position(slice);
   const vxm = at('VXM');
   const sxmE = at('SXM.E');
   const [XA, XB, GA, GB] = ['MEM.W0', 'MEM.W1', 'MEM.W2', 'MEM.W3'];
@@ -64,7 +64,7 @@ export function compileRmsNorm(chip: ChipConfig, inp: RmsNormInput): RmsNormResu
   sch.addTensor({ name: 'y', dtype: 'fp32', rows: rowsY, cols: L, placement: [{ slice: YA, addr: 0 }, { slice: YB, addr: 0 }], output: true });
   const name = (id: number) => sch.plan.streamName(id);
   const halves = (a: string, b: string, arrive: number, to: number) =>
-    [a, b].map((slice, h) => ({ offset: 2 * h, width: 2, from: at(slice), cycle: arrive - Math.abs(to - at(slice)), to }));
+    [a, b].map((slice, h) => ({ offset: 2 * h, width: 2, from: at(slice), cycle: arrive - sch.travel(at(slice), to), to }));
 
   // a fp32 row read from slices a/b so that it passes position `to` on cycle `arrive`
   const readRow = (a: string, b: string, row: string, arrive: number, to: number, east: boolean, what: string): number => {
@@ -80,7 +80,7 @@ export function compileRmsNorm(chip: ChipConfig, inp: RmsNormInput): RmsNormResu
   // the flights were claimed when the streams were picked
   const writeRow = (a: string, b: string, row: string, base: number, from: number, cycle: number, what: string) => {
     [a, b].forEach((slice, h) => {
-      const arrive = cycle + Math.abs(at(slice) - from) * chip.hopCycles;
+      const arrive = cycle + sch.travel(from, at(slice));
       sch.claimPorts(slice, arrive + 1, 2, what);
       sch.issue(slice, arrive, `WRITE ${row}, ${name(base + 2 * h)}`);
     });
@@ -108,27 +108,23 @@ export function compileRmsNorm(chip: ChipConfig, inp: RmsNormInput): RmsNormResu
       }, `rmsnorm t${t} squares`) + 1;
     }
     // 2. across lanes at the SXM, then 1/sqrt(mean + eps) at the VXM
-    let invAt = 0;
-    sch.attempt(sumAt, (rsumAt0) => {
-      const hops = (sxmE - vxm) * chip.hopCycles;
-      // the sum passes the SXM once: RSUM must issue exactly then
-      if (rsumAt0 !== sumAt) throw new ScheduleConflict('the sum passes the SXM once');
-      const rsumAt = sumAt + hops;
-      const back = rsumAt + d.sxmReduce + hops;
-      const tot = sch.pickStreams(false, 4, [{ offset: 0, width: 4, from: sxmE, cycle: rsumAt + d.sxmReduce, to: vxm }], `rmsnorm t${t} total`);
-      sch.issue('SXM.E', rsumAt, `RSUM.fp32 ${name(tot)}, ${name(sumBase)}`);
-      const mean = chain(back + d.vxmAlu, `rmsnorm t${t} mean`);
-      sch.issue(alu[2], back, `MULS.fp32 ${name(mean)}, ${name(tot)}, ${Math.fround(1 / dim)}`);
-      const ms = chain(back + 2 * d.vxmAlu, `rmsnorm t${t} mean+eps`);
-      sch.issue(alu[3], back + d.vxmAlu, `ADDS.fp32 ${name(ms)}, ${name(mean)}, ${Math.fround(inp.eps)}`);
-      invAt = back + 2 * d.vxmAlu + d.vxmLarge;
-      const invVals = [IA, IB].map((slice, h) => ({ offset: 2 * h, width: 2, from: vxm, cycle: invAt, to: at(slice) }));
-      const inv = sch.pickStreams(true, 4, invVals, `rmsnorm t${t} inv`);
-      sch.issue(alu[4], back + 2 * d.vxmAlu, `RSQRT.fp32 ${name(inv)}, ${name(ms)}`);
-      writeRow(IA, IB, `inv[${t}]`, inv, vxm, invAt, `rmsnorm t${t} inv`);
-    }, `rmsnorm t${t} total`, 1);
+    // the sum passes the SXM once: RSUM issues exactly then (a conflict is a compiler bug)
+    const hops = sch.travel(vxm, sxmE);
+    const rsumAt = sumAt + hops;
+    const back = rsumAt + d.sxmReduce + hops;
+    const tot = sch.pickStreams(false, 4, [{ offset: 0, width: 4, from: sxmE, cycle: rsumAt + d.sxmReduce, to: vxm }], `rmsnorm t${t} total`);
+    sch.issue('SXM.E', rsumAt, `RSUM.fp32 ${name(tot)}, ${name(sumBase)}`);
+    const mean = chain(back + d.vxmAlu, `rmsnorm t${t} mean`);
+    sch.issue(alu[2], back, `MULS.fp32 ${name(mean)}, ${name(tot)}, ${Math.fround(1 / dim)}`);
+    const ms = chain(back + 2 * d.vxmAlu, `rmsnorm t${t} mean+eps`);
+    sch.issue(alu[3], back + d.vxmAlu, `ADDS.fp32 ${name(ms)}, ${name(mean)}, ${Math.fround(inp.eps)}`);
+    const invAt = back + 2 * d.vxmAlu + d.vxmLarge;
+    const invVals = [IA, IB].map((slice, h) => ({ offset: 2 * h, width: 2, from: vxm, cycle: invAt, to: at(slice) }));
+    const inv = sch.pickStreams(true, 4, invVals, `rmsnorm t${t} inv`);
+    sch.issue(alu[4], back + 2 * d.vxmAlu, `RSQRT.fp32 ${name(inv)}, ${name(ms)}`);
+    writeRow(IA, IB, `inv[${t}]`, inv, vxm, invAt, `rmsnorm t${t} inv`);
     // 3. y = x * inv * g, each vector as early as it fits once inv is in SRAM
-    c = invAt + 2 * (Math.max(at(IA), at(IB)) - vxm) * chip.hopCycles + 2 + d.memRead;
+    c = invAt + 2 * sch.travel(vxm, Math.max(at(IA), at(IB))) + 2 + d.memRead;
     for (let v = 0; v < V; v++) {
       c = sch.attempt(c, (cy) => {
         const xb = readRow(XA, XB, `x[${t * V + v}]`, cy, vxm, true, `rmsnorm t${t} x again`);

@@ -139,6 +139,18 @@ export class Schedule {
     q.last = grown;
   }
 
+  /** Position of a slice by name. */
+  position(slice: string): number {
+    const s = this.plan.slices.find((x) => x.name === slice);
+    if (!s) throw new ScheduleConflict(`no slice ${slice} on ${this.chip.name}`);
+    return s.position;
+  }
+
+  /** Cycles a value takes from position `from` to `to` along a stream. */
+  travel(from: number, to: number): number {
+    return Math.abs(to - from) * this.chip.hopCycles;
+  }
+
   /** Flight key of stream `id` at `pos` on `cycle`. */
   flight(id: number, pos: number, cycle: number): number {
     const hop = this.chip.hopCycles;
@@ -149,7 +161,7 @@ export class Schedule {
   arrival(id: number, from: number, cycle: number, to: number): number {
     const east = id < this.chip.streamsPerDirection;
     if (east ? to < from : to > from) throw new ScheduleConflict(`stream ${this.plan.streamName(id)} flows ${east ? 'east' : 'west'}: ${from} cannot reach ${to}`);
-    return cycle + Math.abs(to - from) * this.chip.hopCycles;
+    return cycle + this.travel(from, to);
   }
 
   /** True if positions lo..hi of one flight of streams id .. id+width-1 are free. */
