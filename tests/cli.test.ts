@@ -1,19 +1,12 @@
 // The command line as a user meets it: every shipped kernel runs, with and without --check; bad
 // input gets one line naming the place, a non-zero exit and no stack trace.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, readdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { root, sramflow } from './helpers/cli.js';
 
-const root = new URL('..', import.meta.url).pathname;
-const bin = join(root, 'bin/sramflow.js');
 let dir: string;
-
-function sramflow(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 function expectCleanError(r: { code: number | null; err: string; out: string }, code: number, pattern: RegExp) {
   expect(r.code).toBe(code);

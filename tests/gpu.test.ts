@@ -21,7 +21,7 @@ import {
 import { allReduceSeconds, splitConfig } from '../src/gpu/tp.js';
 import { loadModelConfig, parseModelConfig } from '../src/models/config.js';
 import { buildLayerGraph } from '../src/models/graph.js';
-import { SfError } from '../src/util/errors.js';
+import { expectSfError } from './helpers/expect-error.js';
 
 const root = new URL('../', import.meta.url);
 const SHIPPED = ['a100-80gb', 'h100-sxm', 'h200', 'b200', 'mi300x', 'tpu-v5e', 'tpu-v6e'];
@@ -33,21 +33,6 @@ function h100With(edit: (j: any) => void): any {
   const j = readJson('h100-sxm');
   edit(j);
   return j;
-}
-
-/** Expect `fn` to throw a one-line SfError containing every one of `parts`. */
-function expectSfError(fn: () => unknown, ...parts: string[]): string {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err, 'expected an SfError').toBeInstanceOf(SfError);
-  const msg = (err as SfError).message;
-  expect(msg).not.toContain('\n');
-  for (const p of parts) expect(msg).toContain(p);
-  return msg;
 }
 
 const llama8b = loadModelConfig('llama-3-8b');

@@ -296,6 +296,23 @@ describe('quantisation', () => {
 /** tfjs takes float32 data: float64 arrays are rounded to fp32 on the way in. */
 const f32 = (a: Float64Array) => Float32Array.from(a);
 
+/**
+ * RoPE tables for positions P..P+T-1, [T, headDim] row-major: emb = cat(freqs, freqs),
+ * freqs = position * theta^(-2i/D), cos/sin in float64.
+ */
+function ropeTables(c: ModelConfig, P: number, T: number): { cosT: Float64Array; sinT: Float64Array } {
+  const D = c.headDim;
+  const cosT = new Float64Array(T * D);
+  const sinT = new Float64Array(T * D);
+  for (let t = 0; t < T; t++)
+    for (let i = 0; i < D; i++) {
+      const f = (P + t) * Math.pow(c.ropeTheta, -(2 * (i % (D / 2))) / D);
+      cosT[t * D + i] = Math.cos(f);
+      sinT[t * D + i] = Math.sin(f);
+    }
+  return { cosT, sinT };
+}
+
 interface TfOut {
   [name: string]: Float32Array;
 }
@@ -323,15 +340,7 @@ function tfLayer(c: ModelConfig, opt: { batch: number; tokens: number; past: num
       if (w[`${name}.bias`]) y = y.add(t1(`${name}.bias`));
       return y as tf.Tensor2D;
     };
-    // RoPE tables: emb = cat(freqs, freqs), freqs = position * theta^(-2i/D), cos/sin in float64.
-    const cosT = new Float64Array(T * D);
-    const sinT = new Float64Array(T * D);
-    for (let t = 0; t < T; t++)
-      for (let i = 0; i < D; i++) {
-        const f = (P + t) * Math.pow(c.ropeTheta, -(2 * (i % (D / 2))) / D);
-        cosT[t * D + i] = Math.cos(f);
-        sinT[t * D + i] = Math.sin(f);
-      }
+    const { cosT, sinT } = ropeTables(c, P, T);
     const cos = tf.tensor4d(f32(cosT), [1, T, 1, D], 'float32');
     const sin = tf.tensor4d(f32(sinT), [1, T, 1, D], 'float32');
     const rope = (v: tf.Tensor, heads: number) => {
@@ -618,14 +627,7 @@ function tfInt8Layer(run: ReferenceRun): TfOut {
     };
     const rms = (v: tf.Tensor2D, g: string) =>
       v.mul(tf.rsqrt(v.square().mean(-1, true).add(c.rmsNormEps))).mul(tf.tensor1d(f32(W[g]!), 'float32')) as tf.Tensor2D;
-    const cosT = new Float64Array(T * D);
-    const sinT = new Float64Array(T * D);
-    for (let t = 0; t < T; t++)
-      for (let i = 0; i < D; i++) {
-        const f = (P + t) * Math.pow(c.ropeTheta, -(2 * (i % (D / 2))) / D);
-        cosT[t * D + i] = Math.cos(f);
-        sinT[t * D + i] = Math.sin(f);
-      }
+    const { cosT, sinT } = ropeTables(c, P, T);
     const rope = (v: tf.Tensor, heads: number) => {
       const r = v.reshape([B, T, heads, D]);
       const rot = tf.concat([r.slice([0, 0, 0, D / 2], [B, T, heads, D / 2]).neg(), r.slice([0, 0, 0, 0], [B, T, heads, D / 2])], 3);

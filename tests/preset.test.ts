@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ChipConfig } from '../src/chip/config.js';
 import { FIGURE_PATHS, listChipPresets, loadChipPreset, parseChipPreset } from '../src/chip/preset.js';
-import { SfError } from '../src/util/errors.js';
+import { expectSfError } from './helpers/expect-error.js';
 
 const root = new URL('../', import.meta.url);
 const SHIPPED = ['tsp-v1', 'tiny'];
@@ -18,21 +18,6 @@ function tinyWith(edit: (j: any) => void): any {
   const j = readJson('tiny');
   edit(j);
   return j;
-}
-
-/** Expect `fn` to throw an SfError whose message contains every one of `parts`. */
-function expectSfError(fn: () => unknown, ...parts: string[]): SfError {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err, 'expected an SfError').toBeInstanceOf(SfError);
-  const msg = (err as SfError).message;
-  expect(msg).not.toContain('\n');
-  for (const p of parts) expect(msg).toContain(p);
-  return err as SfError;
 }
 
 function valueAt(chip: ChipConfig, path: string): unknown {

@@ -1,19 +1,12 @@
 // `sramflow trace`: a Perfetto / Chrome JSON trace with one complete event per instruction issue
 // (as many as the run reports issued), one track per queue, and it never overwrites its input.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, copyFileSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { root, sramflow } from './helpers/cli.js';
 
-const root = new URL('..', import.meta.url).pathname;
-const bin = join(root, 'bin/sramflow.js');
 let dir: string;
-
-function sramflow(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 interface TraceEvent {
   ph: string;

@@ -40,7 +40,7 @@
 //    Rigorous and tight (the tests see 2-50% of it used). End to end, the quantised layer's
 //    distance from the float path is measured in the tests, not bounded (see docs/models.md).
 import { SfError } from '../util/errors.js';
-import { firstKey } from './graph.js';
+import { firstKey, type GraphOp } from './graph.js';
 import { roundFloat, SUBNORMAL_STEP, UNIT_ROUNDOFF, type FloatDtype } from './quant.js';
 import { evaluateOp, tensorValues, type ReferenceResult, type ReferenceRun } from './reference.js';
 import { weightValues } from './weights.js';
@@ -97,6 +97,11 @@ function propagate(result: ReferenceResult, model: Model, local: boolean): Bound
   };
   const wval = (n: string) => weightValues(graph, result.weights, n);
   const zeros = (n: number) => new Float64Array(n);
+  /** The values and error bound of an op's first input. */
+  const input = (op: GraphOp) => {
+    const n = op.inputs[0]!.name;
+    return { v: val(n), e: err(n) };
+  };
 
   const x = val('x');
   E.x = local ? zeros(x.length) : zeros(x.length).map((_, i) => model.inputError(x[i]!));
@@ -120,8 +125,7 @@ function propagate(result: ReferenceResult, model: Model, local: boolean): Bound
     const outName = op.outputs[0]!.name;
     switch (a.kind) {
       case 'rmsnorm': {
-        const xv = val(op.inputs[0]!.name);
-        const ex = err(op.inputs[0]!.name);
+        const { v: xv, e: ex } = input(op);
         const y = val(outName);
         const g = wval(a.weight);
         const eg = model.weightError(a.weight);
@@ -156,9 +160,7 @@ function propagate(result: ReferenceResult, model: Model, local: boolean): Bound
         break;
       }
       case 'quantize': {
-        const src = op.inputs[0]!.name;
-        const xv = val(src);
-        const ex = err(src);
+        const { v: xv, e: ex } = input(op);
         const q = val(outName);
         const out = zeros(q.length);
         if (a.to === 'int8') {
@@ -174,9 +176,7 @@ function propagate(result: ReferenceResult, model: Model, local: boolean): Bound
         break;
       }
       case 'linear': {
-        const inName = op.inputs[0]!.name;
-        const av = val(inName);
-        const ea = err(inName);
+        const { v: av, e: ea } = input(op);
         const w = wval(a.weight);
         const ew = model.weightError(a.weight);
         const bias = a.bias ? wval(a.bias) : null;
@@ -210,9 +210,7 @@ function propagate(result: ReferenceResult, model: Model, local: boolean): Bound
         break;
       }
       case 'rope': {
-        const inName = op.inputs[0]!.name;
-        const xv = val(inName);
-        const ex = err(inName);
+        const { v: xv, e: ex } = input(op);
         const cos = val('rope_cos');
         const sin = val('rope_sin');
         const W = a.heads * D;
@@ -256,9 +254,7 @@ function propagate(result: ReferenceResult, model: Model, local: boolean): Bound
       case 'attn_scores':
       case 'attn_values': {
         const scores = a.kind === 'attn_scores';
-        const inName = op.inputs[0]!.name;
-        const av = val(inName);
-        const ea = err(inName);
+        const { v: av, e: ea } = input(op);
         const y = val(outName);
         const out = zeros(y.length);
         const Q = a.heads * D;
@@ -363,9 +359,7 @@ function propagate(result: ReferenceResult, model: Model, local: boolean): Bound
         break;
       }
       case 'activation': {
-        const inName = op.inputs[0]!.name;
-        const xv = val(inName);
-        const ex = err(inName);
+        const { v: xv, e: ex } = input(op);
         const y = val(outName);
         const out = zeros(y.length);
         for (let i = 0; i < out.length; i++) {
