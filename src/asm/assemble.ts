@@ -3,7 +3,7 @@
 //
 // Two passes: the first handles `.chip`, `.tensor` and `.output` (so instructions may refer to
 // tensors declared further down), the second the `.queue` sections and their instructions.
-import { readFileSync, statSync } from 'node:fs';
+import { readRegularFile } from '../util/data-file.js';
 import { dirname, resolve as resolvePath } from 'node:path';
 import type { ChipConfig } from '../chip/config.js';
 import { floorplan, type Floorplan, type Queue } from '../chip/floorplan.js';
@@ -331,16 +331,11 @@ interface QueueState {
   cycle: number | null;
 }
 
-/** The default reader of file("..."): regular files only (a device such as /dev/zero never ends). */
-function readRegularFile(path: string): Uint8Array {
-  if (!statSync(path).isFile()) throw new Error('not a regular file (a device, pipe or socket)');
-  return new Uint8Array(readFileSync(path));
-}
 
 export function assemble(source: string, opts: AssembleOptions): Program {
   const { file, chip } = opts;
   const fp = floorplan(chip);
-  const readFile = opts.readFile ?? readRegularFile;
+  const readFile = opts.readFile ?? readRegularFile; // regular files only: /dev/zero never ends
   const stmts = parse(source, file);
   const posAt = (t: Pos) => at(file, t.line, t.col);
   function err(msg: string, t: Pos): never {

@@ -1,8 +1,8 @@
 // Reads a program from disk: assembly text (.sfa) or the binary container (any name; detected by
 // its magic bytes). Resolves the chip: --chip wins, then the program's `.chip`, then tsp-v1.
-import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve, relative } from 'node:path';
-import { SfError, placeName } from '../util/errors.js';
+import { readRegularFile } from '../util/data-file.js';
+import { placeName } from '../util/errors.js';
 import { assemble } from '../asm/assemble.js';
 import { decodeProgram, CONTAINER_MAGIC } from '../asm/container.js';
 import { loadChipPreset } from '../chip/preset.js';
@@ -14,24 +14,9 @@ import { loadSystemPreset } from '../system/topology.js';
 
 export const DEFAULT_CHIP = 'tsp-v1';
 
-export function readInput(path: string): Uint8Array {
-  const where = placeName(path);
-  let st;
-  try {
-    st = statSync(path);
-  } catch {
-    throw new SfError('no such file', where);
-  }
-  if (st.isDirectory()) throw new SfError('is a directory, not a program', where);
-  // a device or pipe (/dev/zero, a FIFO) would be read forever or block
-  if (!st.isFile()) throw new SfError('is not a regular file (a device, pipe or socket)', where);
-  if (st.size > 1 << 30) throw new SfError(`file is ${st.size} bytes; programs are limited to 1 GiB`, where);
-  try {
-    return new Uint8Array(readFileSync(path));
-  } catch (e) {
-    throw new SfError(`cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`, where);
-  }
-}
+/** Programs, data files and references are read by the one regular-file reader. */
+export const readInput = readRegularFile;
+
 
 export function isContainer(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && String.fromCharCode(...bytes.subarray(0, 4)) === CONTAINER_MAGIC;

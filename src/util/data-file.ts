@@ -96,3 +96,25 @@ export function readDataFile(nameOrPath: string, kind: DataFileKind): { text: st
     throw new SfError(`cannot read ${kind.what} file (${code ?? (e instanceof Error ? e.message : String(e))})`, file);
   }
 }
+
+/**
+ * Reads a file the user named as bytes: a regular file only (a device or pipe such as /dev/zero
+ * would be read forever or block) and at most 1 GiB; errors name the file.
+ */
+export function readRegularFile(path: string): Uint8Array {
+  const where = placeName(path);
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new SfError('no such file', where);
+  }
+  if (st.isDirectory()) throw new SfError('is a directory, not a program', where);
+  if (!st.isFile()) throw new SfError('is not a regular file (a device, pipe or socket)', where);
+  if (st.size > 1 << 30) throw new SfError(`file is ${st.size} bytes; programs are limited to 1 GiB`, where);
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw new SfError(`cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`, where);
+  }
+}
