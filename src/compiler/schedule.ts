@@ -37,6 +37,9 @@ export interface TensorDecl {
   cols: number;
   placement: { slice: string; addr: number }[];
   init?: string;
+  /** Initial bytes (row-major, little-endian), one array for every chip or one per chip of a
+   * tensor-parallel layer; emitted as file("<dataDir>/<name>.bin"). */
+  data?: Uint8Array | Uint8Array[];
   output?: boolean;
 }
 
@@ -46,6 +49,7 @@ export class Schedule {
   private readonly queues = new Map<string, { items: Placed[]; last: Placed | null }>();
   private readonly spans = new Map<string, [number, number][]>();
   private readonly ports = new Map<string, number>();
+  private readonly ready = new Map<string, number>();
   readonly tensors: TensorDecl[] = [];
   readonly notes: string[] = [];
   /** Undo steps of the open trial (see attempt). */
@@ -214,6 +218,19 @@ export class Schedule {
     return at;
   }
 
+  /** Records that `key` (a tensor row) holds its new value from `cycle` on. */
+  markReady(key: string, cycle: number): void {
+    const before = this.ready.get(key);
+    this.ready.set(key, cycle);
+    this.undo?.push(() => (before === undefined ? this.ready.delete(key) : this.ready.set(key, before)));
+  }
+
+  /** A read of `key` issued on `cycle` must come after its last write (a conflict otherwise). */
+  checkReady(key: string, cycle: number, what: string): void {
+    const r = this.ready.get(key);
+    if (r !== undefined && cycle < r) throw new ScheduleConflict(`${what}: ${key} is read on ${cycle}, before its write lands on ${r}`);
+  }
+
   claimPorts(slice: string, cycle: number, n: number, what: string): void {
     const key = `${slice}:${cycle}`;
     const used = (this.ports.get(key) ?? 0) + n;
@@ -226,6 +243,13 @@ export class Schedule {
     this.tensors.push(t);
   }
 
+  /** The first cycle on which every queue placed so far is free (an op boundary). */
+  quiet(): number {
+    let last = 0;
+    for (const name of this.queues.keys()) last = Math.max(last, this.free(name));
+    return last;
+  }
+
   /** Cycle the chip finishes on: every used queue halts when it is free; the last halt plus the
    * superlane stagger. */
   predictedCycles(): number {
@@ -234,15 +258,23 @@ export class Schedule {
     return last + this.chip.superlanes - 1;
   }
 
-  /** The program as assembly text, every queue ending in HALT. */
-  toSource(header: string[] = []): string {
+  /** The file a tensor's data is read from, relative to the program: `<dataDir>/<name>.bin`. */
+  static dataFile(dataDir: string, tensor: string): string {
+    return `${dataDir}/${tensor}.bin`;
+  }
+
+  /** The program as assembly text, every queue ending in HALT. Tensors given `data` are read
+   * from `<dataDir>/<name>.bin` (see dataFile); `lines` go before the tensors (e.g. `.system`). */
+  toSource(header: string[] = [], opts: { dataDir?: string; lines?: string[] } = {}): string {
     const out: string[] = [];
     for (const h of header) out.push(`; ${h}`);
     for (const n of this.notes) out.push(`; ${n}`);
+    for (const l of opts.lines ?? []) out.push(l);
     out.push(`.chip ${this.chip.name}`);
     for (const t of this.tensors) {
       const at = t.placement.map((p) => `${p.slice}:${p.addr}`).join(', ');
-      out.push(`.tensor ${t.name} ${t.dtype}[${t.rows},${t.cols}] @ ${at}${t.init ? ` = ${t.init}` : ''}`);
+      const init = t.data ? `file("${Schedule.dataFile(opts.dataDir ?? 'data', t.name)}")` : t.init;
+      out.push(`.tensor ${t.name} ${t.dtype}[${t.rows},${t.cols}] @ ${at}${init ? ` = ${init}` : ''}`);
     }
     const outputs = this.tensors.filter((t) => t.output).map((t) => t.name);
     if (outputs.length) out.push(`.output ${outputs.join(' ')}`);

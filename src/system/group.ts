@@ -111,4 +111,21 @@ export class ChipGroup {
   hashes(): { chip: number; hash: string }[] {
     return [...this.cores].map(([c, core]) => ({ chip: c, hash: core.hash() }));
   }
+
+  /** The named tensors of every chip (those a chip's program has), as dtype and bytes. */
+  tensors(names: string[]): { chip: number; tensors: Record<string, { dtype: string; bytes: Uint8Array }> }[] {
+    return [...this.cores].map(([c, core]) => {
+      const out: Record<string, { dtype: string; bytes: Uint8Array }> = {};
+      for (const n of names) {
+        let t;
+        try {
+          t = core.tensor(n);
+        } catch {
+          continue;
+        }
+        out[n] = { dtype: t.dtype, bytes: core.readTensorBytes(n).slice() };
+      }
+      return { chip: c, tensors: out };
+    });
+  }
 }

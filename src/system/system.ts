@@ -25,6 +25,8 @@ export interface SystemRunOptions {
   /** Bytes the chips' cores may take together; a bigger system is refused before any core is
    * made (default: half of this machine's memory). */
   memoryLimit?: number;
+  /** Tensors to read back from every chip after the run (functional runs). */
+  readBack?: string[];
 }
 
 export interface SystemResult {
@@ -38,6 +40,8 @@ export interface SystemResult {
   hashes: string[];
   windows: number;
   threads: number;
+  /** The readBack tensors by chip. */
+  tensors?: Record<string, { dtype: string; bytes: Uint8Array }>[];
 }
 
 interface GroupHandle {
@@ -45,6 +49,7 @@ interface GroupHandle {
   step(limit: number, deliveries: Delivery[]): Promise<{ sent: Delivery[]; status: ChipStatus[] }>;
   summaries(): Promise<ChipSummary[]>;
   hashes(): Promise<{ chip: number; hash: string }[]>;
+  tensors(names: string[]): Promise<{ chip: number; tensors: Record<string, { dtype: string; bytes: Uint8Array }> }[]>;
   close(): Promise<void>;
 }
 
@@ -54,6 +59,7 @@ function localGroup(g: ChipGroup, chips: number[]): GroupHandle {
     step: async (limit, d) => g.step(limit, d),
     summaries: async () => g.summaries(),
     hashes: async () => g.hashes(),
+    tensors: async (names) => g.tensors(names),
     close: async () => {},
   };
 }
@@ -84,6 +90,7 @@ async function workerGroup(spec: GroupSpec, module: WebAssembly.Module): Promise
     step: (limit, deliveries) => call({ type: 'step', limit, deliveries }),
     summaries: () => call({ type: 'summaries' }),
     hashes: () => call({ type: 'hashes' }),
+    tensors: (names) => call({ type: 'tensors', names }),
     close: async () => {
       await w.terminate();
     },
@@ -180,7 +187,12 @@ export async function runSystem(sp: SystemProgram, wasm: Uint8Array, opts: Syste
         });
       }
     }
-    return { stop, cycles, seconds: cycles / chip.clockHz, error, chips, links, hashes, windows, threads };
+    let tensors: SystemResult['tensors'];
+    if (opts.readBack?.length) {
+      tensors = Array.from({ length: n }, () => ({}));
+      for (const part of (await Promise.all(groups.map((g) => g.tensors(opts.readBack!)))).flat()) tensors[part.chip] = part.tensors;
+    }
+    return { stop, cycles, seconds: cycles / chip.clockHz, error, chips, links, hashes, windows, threads, tensors };
   } finally {
     await Promise.all(groups.map((g) => g.close()));
   }

@@ -9,7 +9,8 @@ type Request =
   | { type: 'init'; spec: GroupSpec; module: WebAssembly.Module }
   | { type: 'step'; limit: number; deliveries: Delivery[] }
   | { type: 'summaries' }
-  | { type: 'hashes' };
+  | { type: 'hashes' }
+  | { type: 'tensors'; names: string[] };
 
 parentPort!.on('message', async (m: Request) => {
   try {
@@ -19,6 +20,7 @@ parentPort!.on('message', async (m: Request) => {
       value = true;
     } else if (m.type === 'step') value = group!.step(m.limit, m.deliveries);
     else if (m.type === 'summaries') value = group!.summaries();
+    else if (m.type === 'tensors') value = group!.tensors(m.names);
     else value = group!.hashes();
     parentPort!.postMessage({ ok: true, value });
   } catch (e) {

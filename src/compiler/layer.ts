@@ -1,0 +1,254 @@
+// The layer compiler's driver: one decoder layer of a model config (src/models graph) into one
+// chip program with a static schedule, its predicted cycle count, a per-op breakdown, the chip
+// roofline and a symbol table, plus the data files the program loads.
+//
+// Ops are lowered in graph order, each from the cycle on which the previous op's outputs are all
+// in SRAM (an op boundary): the schedule inside an op is as tight as streams, ports and units
+// allow, and each op's cycles are its own in the breakdown. See docs/compiler.md.
+import type { ChipConfig } from '../chip/config.js';
+import { SfError } from '../util/errors.js';
+import type { ModelConfig } from '../models/config.js';
+import { buildLayerGraph, type GraphOp, type LayerGraph, type LayerOptions } from '../models/graph.js';
+import { randomInputs, randomWeights, storeWeights, type LayerInputs, type StoredWeights } from '../models/weights.js';
+import { newAct, type Act, type LayerCtx, type Lowering, type Share } from './context.js';
+import { lowerDequant, lowerMatmul } from './linear.js';
+import { encodeF32 } from './rows.js';
+import { Schedule } from './schedule.js';
+import { FitError, Sram } from './sram.js';
+import { lowerActivation, lowerBinary, lowerQuantizeInt8, lowerRmsNorm } from './vector-ops.js';
+import { WeightStore } from './weight-store.js';
+
+export interface CompileLayerOptions extends LayerOptions {
+  chip: ChipConfig;
+  /** Chips sharing the layer (tensor parallel); default: the fewest that hold it. */
+  chips?: number;
+  /** Seed of the generated weights and inputs (default 1). */
+  seed?: number;
+  weights?: StoredWeights;
+  inputs?: LayerInputs;
+  /** Compile the ops up to and including this one only (tests). */
+  stopAfter?: string;
+  /** Data files go to `<dataDir>/<tensor>.bin` (default "layer.data"); per chip under ${chip}/. */
+  dataDir?: string;
+}
+
+export interface OpTiming {
+  name: string;
+  kind: string;
+  start: number;
+  end: number;
+  cycles: number;
+  units: string[];
+  /** What bounds it: the op's own floor on this chip, in words and cycles. */
+  bound: string;
+  floorCycles: number;
+}
+
+export interface Roofline {
+  cycles: number;
+  weightCycles: number;
+  macCycles: number;
+  bound: string;
+}
+
+export interface SymbolEntry {
+  tensor: string;
+  chip: string;
+  dtype: string;
+  shape: [number, number];
+  at: string;
+}
+
+export interface CompiledLayer {
+  config: ModelConfig;
+  graph: LayerGraph;
+  chip: ChipConfig;
+  chips: number;
+  weights: StoredWeights;
+  inputs: LayerInputs;
+  source: string;
+  dataDir: string;
+  /** Data files by path relative to the program (per chip when chips > 1). */
+  data: Map<string, Uint8Array>;
+  predictedCycles: number;
+  ops: OpTiming[];
+  roofline: Roofline;
+  symbols: SymbolEntry[];
+  /** Graph tensor -> its layout on the chip (the same on every chip). */
+  acts: Map<string, Act>;
+  /** Ops compiled (all, or up to stopAfter). */
+  compiled: string[];
+}
+
+/** The attention ops' lowerings (src/compiler/attention.ts registers them). */
+export const ATTENTION = new Map<string, Lowering>();
+
+function lowering(op: GraphOp): Lowering[] {
+  const a = op.attrs;
+  switch (a.kind) {
+    case 'rmsnorm':
+      return [lowerRmsNorm];
+    case 'quantize':
+      if (a.to === 'int8') return [lowerQuantizeInt8];
+      break;
+    case 'linear':
+      return [lowerMatmul, lowerDequant];
+    case 'add':
+    case 'mul':
+      return [lowerBinary];
+    case 'activation':
+      return [lowerActivation];
+    default:
+      break;
+  }
+  const l = ATTENTION.get(op.name);
+  if (!l) throw new SfError(`the layer compiler has no lowering for op ${op.name} (${op.kind})`);
+  return [l];
+}
+
+/** Tensor-parallel shares: heads, kv heads and intermediate features divide evenly. */
+export function shareFor(config: ModelConfig, ranks: number, rank = 0): Share {
+  const bad = [
+    [config.numAttentionHeads, 'num_attention_heads'],
+    [config.numKeyValueHeads, 'num_key_value_heads'],
+    [config.intermediateSize, 'intermediate_size'],
+  ].find(([n]) => (n as number) % ranks !== 0);
+  if (bad) throw new SfError(`${ranks} chips cannot share a layer: ${bad[1]} (${bad[0]}) is not a multiple of ${ranks}`);
+  return { rank, ranks, heads: config.numAttentionHeads / ranks, kvHeads: config.numKeyValueHeads / ranks, intermediate: config.intermediateSize / ranks };
+}
+
+function chipRoofline(chip: ChipConfig, graph: LayerGraph, ranks: number): Roofline {
+  const S = chip.streamsPerDirection;
+  const streamBytes = 2 * S * chip.lanes;
+  const macsPerCycle = 2 * chip.mxmPlanesPerHemisphere * chip.lanes * chip.lanes;
+  const weightCycles = Math.ceil(graph.totals.weightBytes / ranks / streamBytes);
+  const macCycles = Math.ceil(graph.totals.macs / ranks / macsPerCycle);
+  return weightCycles >= macCycles
+    ? { cycles: weightCycles, weightCycles, macCycles, bound: `weight bytes / stream bandwidth into the MXMs (${streamBytes} B/cycle)` }
+    : { cycles: macCycles, weightCycles, macCycles, bound: `MACs / MXM peak (${macsPerCycle} int8 MAC/cycle)` };
+}
+
+/** The floor of one op on this chip and what it is. */
+function opFloor(chip: ChipConfig, op: GraphOp, ranks: number): { cycles: number; bound: string } {
+  const streamBytes = 2 * chip.streamsPerDirection * chip.lanes;
+  if (op.kind === 'linear') return { cycles: Math.ceil(op.weightBytes / ranks / streamBytes), bound: 'weights through the MXMs' };
+  const vectors = Math.ceil((op.activationBytesRead + op.activationBytesWritten) / ranks / chip.lanes);
+  const macs = op.macs / ranks / (2 * chip.mxmPlanesPerHemisphere * chip.lanes * chip.lanes);
+  if (op.macs > 0) return { cycles: Math.ceil(Math.max(macs, vectors / (2 * chip.streamsPerDirection))), bound: 'MXM (attention operands)' };
+  return { cycles: Math.ceil(vectors / (2 * chip.streamsPerDirection)), bound: 'VXM passes (reductions cross the SXM)' };
+}
+
+/** Compiles one layer for `ranks` chips (the program every chip runs, with per-chip data). */
+function compileFor(config: ModelConfig, o: CompileLayerOptions, graph: LayerGraph, weights: StoredWeights, inputs: LayerInputs, ranks: number): CompiledLayer {
+  const chip = o.chip;
+  const sch = new Schedule(chip);
+  const weightStore = new WeightStore(sch);
+  const sram = new Sram(sch, weightStore.activationSlices);
+  const ctx: LayerCtx = {
+    chip, sch, sram, weightStore, graph, weights, inputs,
+    share: shareFor(config, ranks),
+    acts: new Map(),
+    vxm: sch.position('VXM'),
+    units: new Set(),
+  };
+  const { rows: M } = graph.shape;
+  const H = config.hiddenSize;
+  const L = chip.lanes;
+  // the layer input, replicated on every chip
+  const xt = sram.alloc('x', 'fp32', M * Math.ceil(H / L), { data: encodeF32(inputs.x, M, H, L) });
+  ctx.acts.set('x', { t: xt, tokens: M, tiles: Math.ceil(H / L), per: L, cols: H, first: 0 });
+
+  const ops: OpTiming[] = [];
+  const compiled: string[] = [];
+  let start = 0;
+  for (const op of graph.ops) {
+    ctx.units = new Set();
+    let end = start;
+    for (const lower of lowering(op)) end = Math.max(lower(ctx, op, end), sch.quiet());
+    const f = opFloor(chip, op, ranks);
+    ops.push({ name: op.name, kind: op.kind, start, end, cycles: end - start, units: [...ctx.units].sort(), bound: f.bound, floorCycles: f.cycles });
+    compiled.push(op.name);
+    start = end;
+    if (o.stopAfter === op.name) break;
+  }
+  const outputs = new Set(graph.outputs);
+  for (const t of sch.tensors) if (outputs.has(t.name)) t.output = true;
+
+  const dataDir = o.dataDir ?? 'layer.data';
+  const perChipDir = ranks > 1 ? `${dataDir}/\${chip}` : dataDir;
+  const data = new Map<string, Uint8Array>();
+  for (const t of sch.tensors) {
+    if (!t.data) continue;
+    const arr = Array.isArray(t.data) ? t.data : null;
+    for (let r = 0; r < ranks; r++) {
+      const bytes = arr ? arr[r] ?? arr[0] : (t.data as Uint8Array);
+      data.set(Schedule.dataFile(ranks > 1 ? `${dataDir}/${r}` : dataDir, t.name), bytes);
+    }
+  }
+  const predictedCycles = sch.predictedCycles();
+  const roofline = chipRoofline(chip, graph, ranks);
+  const sh = graph.shape;
+  const header = [
+    `${config.name ?? 'model'} layer ${sh.layer}, ${sh.phase}: batch ${sh.batch}, ${sh.tokens} new token(s), ${sh.past} past, dtype ${sh.dtype}, on ${ranks} x ${chip.name}`,
+    `generated by sramflow's layer compiler (src/compiler/layer.ts); predicted ${predictedCycles} cycles; chip roofline ${roofline.cycles} cycles (${roofline.bound})`,
+    ...ops.map((op) => `  ${op.name.padEnd(16)} ${String(op.cycles).padStart(8)} cycles  from ${op.start}  [${op.units.join(' ')}]`),
+  ];
+  const lines = ranks > 1 ? [`.system node-${ranks}`, '.program all'] : [];
+  const source = sch.toSource(header, { dataDir: perChipDir, lines });
+  const symbols: SymbolEntry[] = sch.tensors.map((t) => ({
+    tensor: t.name,
+    chip: ranks > 1 ? 'every chip' : '0',
+    dtype: t.dtype,
+    shape: [t.rows, t.cols],
+    at: t.placement.map((p) => `${p.slice}:${p.addr}`).join(', '),
+  }));
+  return { config, graph, chip, chips: ranks, weights, inputs, source, dataDir, data, predictedCycles, ops, roofline, symbols, acts: ctx.acts, compiled };
+}
+
+/** Chip counts to try: those that divide the heads, kv heads and intermediate size. */
+export function chipCounts(config: ModelConfig, max = 64): number[] {
+  const out: number[] = [];
+  for (let n = 1; n <= max; n *= 2) {
+    if (config.numAttentionHeads % n === 0 && config.numKeyValueHeads % n === 0 && config.intermediateSize % n === 0) out.push(n);
+  }
+  return out;
+}
+
+/** Compile a layer: on `chips` chips, or on the fewest that hold it. */
+export function compileLayer(config: ModelConfig, o: CompileLayerOptions): CompiledLayer {
+  const graph = buildLayerGraph(config, o);
+  const weights = o.weights ?? storeWeights(config, randomWeights(config, o.seed ?? 1), graph.shape.precision);
+  const inputs = o.inputs ?? randomInputs(config, graph.shape, o.seed ?? 1);
+  if (o.chips !== undefined) {
+    if (!Number.isInteger(o.chips) || o.chips < 1) throw new SfError(`--chips must be a positive integer, not ${o.chips}`);
+    shareFor(config, o.chips);
+    try {
+      return compileFor(config, o, graph, weights, inputs, o.chips);
+    } catch (e) {
+      if (!(e instanceof FitError)) throw e;
+      const need = chipCounts(config).find((n) => n > o.chips! && fitsRoughly(o.chip, graph, n));
+      throw new SfError(`${e.message}; the layer does not fit on ${o.chips} x ${o.chip.name}${need ? `: try --chips ${need}` : ''}`);
+    }
+  }
+  let last: FitError | null = null;
+  for (const n of chipCounts(config)) {
+    if (!fitsRoughly(o.chip, graph, n)) continue;
+    try {
+      return compileFor(config, o, graph, weights, inputs, n);
+    } catch (e) {
+      if (!(e instanceof FitError)) throw e;
+      last = e;
+    }
+  }
+  throw new SfError(`the layer does not fit on up to ${chipCounts(config).at(-1)} x ${o.chip.name}${last ? `: ${last.message}` : ''}`);
+}
+
+/** The weights of one chip's share fit its feeding slices (a quick test before compiling). */
+export function fitsRoughly(chip: ChipConfig, graph: LayerGraph, ranks: number): boolean {
+  const sch = new Schedule(chip);
+  const ws = new WeightStore(sch);
+  const matrices = Object.values(graph.weights).filter((w) => w.kind === 'matrix').reduce((a, w) => a + w.bytes, 0);
+  return matrices / ranks <= ws.capacityBytes(chip) * 0.98;
+}
+
+export { newAct };

@@ -1,0 +1,256 @@
+// The projections: y = x W^T with int8 weights (per-output-channel scales) and int8 activations
+// (a scale per token row), int32 sums, then y = acc * s_x * s_w (+ bias) in fp32 at the VXM.
+//
+// Weights stream from SRAM through every MXM plane (weight-store.ts); the decode-time schedule
+// of src/compiler/matvec.ts generalised to the layer: N-tiles (`per` outputs each) are dealt
+// round robin to the planes; each sums its K-tiles in the plane's accumulators: a K-tile is
+// I = ceil(lanes / R) IW cycles then one MM in the gap, x's K-tile read from its activation
+// slice onto the plane's first stream; the last K-tile's MM emits the int32 sums on 4 streams
+// to the output tensor. Token rows run one after another (a plane has one set of
+// accumulators), so M tokens stream the weights M times.
+//
+// Tensor parallelism: q/k/v/gate/up split their outputs over the chips (whole heads for q/k/v),
+// o/down their inputs; the partial sums of o/down are all-reduced (allreduce.ts) before the
+// epilogue, so the int32 sums are exact on every chip.
+import { SfError } from '../util/errors.js';
+import type { GraphOp } from '../models/graph.js';
+import { act, headsPer, newAct, type Act, type LayerCtx } from './context.js';
+import { chain, encodeF32, readRow, storeRow } from './rows.js';
+import { ScheduleConflict } from './schedule.js';
+
+type LinearAttrs = Extract<GraphOp['attrs'], { kind: 'linear' }>;
+
+/** Which features of a projection this chip computes: global output and input feature ranges. */
+export function linearShare(ctx: LayerCtx, op: GraphOp): { outFirst: number; outCols: number; inFirst: number; inCols: number; rowSplit: boolean } {
+  const a = op.attrs as LinearAttrs;
+  const { rank } = ctx.share;
+  const D = ctx.graph.config.headDim;
+  const s = ctx.share;
+  switch (op.name) {
+    case 'q_proj':
+      return { outFirst: rank * s.heads * D, outCols: s.heads * D, inFirst: 0, inCols: a.inFeatures, rowSplit: false };
+    case 'k_proj':
+    case 'v_proj':
+      return { outFirst: rank * s.kvHeads * D, outCols: s.kvHeads * D, inFirst: 0, inCols: a.inFeatures, rowSplit: false };
+    case 'gate_proj':
+    case 'up_proj':
+      return { outFirst: rank * s.intermediate, outCols: s.intermediate, inFirst: 0, inCols: a.inFeatures, rowSplit: false };
+    case 'o_proj':
+      return { outFirst: 0, outCols: a.outFeatures, inFirst: rank * s.heads * D, inCols: s.heads * D, rowSplit: s.ranks > 1 };
+    case 'down_proj':
+      return { outFirst: 0, outCols: a.outFeatures, inFirst: rank * s.intermediate, inCols: s.intermediate, rowSplit: s.ranks > 1 };
+    default:
+      throw new SfError(`the layer compiler has no lowering for linear op ${op.name}`);
+  }
+}
+
+/** Output layout of a projection: whole heads per vector for q/k/v. */
+export function linearOutPer(ctx: LayerCtx, op: GraphOp): number {
+  return ['q_proj', 'k_proj', 'v_proj'].includes(op.name) ? headsPer(ctx.chip, ctx.graph.config.headDim) : ctx.chip.lanes;
+}
+
+/** The int8 matrix product into int32 sums: returns the accumulator tensor (graph name "<op>.acc"). */
+export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
+  const a = op.attrs as LinearAttrs;
+  if (op.dtype !== 'int8') throw new SfError(`--dtype ${ctx.graph.shape.dtype}: the layer compiler lowers int8 projections only (op ${op.name})`);
+  const { sch, chip, weightStore: ws } = ctx;
+  const L = chip.lanes;
+  const ports = chip.memPorts;
+  const dRead = chip.delays.memRead;
+  const { R, F } = ws;
+  const I = Math.ceil(L / R);
+  const x = act(ctx, op.inputs[0]!.name);
+  const sh = linearShare(ctx, op);
+  if (x.cols !== sh.inCols) throw new Error(`internal: ${op.name} input has ${x.cols} features on this chip, expected ${sh.inCols}`);
+  const perOut = linearOutPer(ctx, op);
+  const M = a.rows;
+  const kt = x.tiles;
+  const nt = Math.ceil(sh.outCols / perOut);
+  const acc = newAct(ctx, `${op.name}.acc`, 'int32', M, sh.outCols, perOut, sh.outFirst);
+  ctx.units.add('MEM').add('MXM');
+
+  // N-tiles to planes, and each plane's K-tiles to its groups: per feeding slice, one tensor of
+  // this op's rows per group used
+  const planes = ws.planes;
+  const tilesOf = planes.map((_, i) => Array.from({ length: nt }, (_, nn) => nn).filter((nn) => nn % planes.length === i));
+  const W = ctx.weights[a.weight]!;
+  const inF = a.inFeatures;
+  const widthOf = (f: number) => Math.min(ports, R - f * ports);
+  // where K-tile (nn, kk) of a plane is read from: group, and row within the group's tensors
+  const where = new Map<string, { group: number; row: number; tensor: (f: number) => string }>();
+  planes.forEach((pl, pi) => {
+    const list = tilesOf[pi];
+    let remaining = list.length * kt;
+    let idx = 0;
+    while (remaining > 0) {
+      if (pl.group >= pl.groups.length) {
+        throw new SfError(`weights of ${op.name} do not fit: plane ${pl.queue} has no feeding slices left (${ws.weightSlices.length} slices hold ${(ws.capacityBytes(chip) / 2 ** 20).toFixed(1)} MiB of weights)`);
+      }
+      const g = pl.groups[pl.group];
+      const fit = Math.floor(Math.min(...g.map((s) => ctx.sram.free(s))) / (I * ports));
+      if (fit < 1) {
+        pl.group++;
+        continue;
+      }
+      const n = Math.min(fit, remaining);
+      const gi = pl.group;
+      const names = g.map((s) => `w_${op.name}_${s.replace('.', '_')}`);
+      const datas = g.map((_, f) => Array.from({ length: ctx.share.ranks }, () => new Int8Array(n * I * widthOf(f) * L)));
+      for (let j = 0; j < n; j++, idx++) {
+        const nn = list[Math.floor(idx / kt)];
+        const kk = idx % kt;
+        where.set(`${pi}:${nn}:${kk}`, { group: gi, row: j * I, tensor: (f) => names[f] });
+        for (let r = 0; r < ctx.share.ranks; r++) {
+          const rs = linearShareFor(ctx, op, r);
+          for (let f = 0; f < F; f++) {
+            const wd = widthOf(f);
+            const buf = datas[f][r];
+            for (let i = 0; i < I; i++) {
+              for (let jj = 0; jj < wd; jj++) {
+                const kr = i * R + f * ports + jj; // weight row within the K-tile
+                if (kr >= x.per) continue;
+                const kLocal = kk * x.per + kr;
+                if (kLocal >= rs.inCols) continue;
+                const k = rs.inFirst + kLocal;
+                const rowOff = ((j * I + i) * wd + jj) * L;
+                for (let c = 0; c < perOut; c++) {
+                  const nLocal = nn * perOut + c;
+                  if (nLocal >= rs.outCols) break;
+                  buf[rowOff + c] = W[(rs.outFirst + nLocal) * inF + k]!;
+                }
+              }
+            }
+          }
+        }
+      }
+      g.forEach((s, f) => {
+        const addr = ctx.sram.take([s], n * I * widthOf(f), `weights of ${op.name}`);
+        sch.addTensor({ name: names[f], dtype: 'int8', rows: n * I * widthOf(f), cols: L, placement: [{ slice: s, addr }], data: datas[f].map((d) => new Uint8Array(d.buffer)) });
+      });
+      // later ops continue after this op's rows in the same group
+      remaining -= n;
+      if (remaining > 0) pl.group++;
+    }
+  });
+
+  // T0: the farthest feeding slice can read on cycle start
+  let far = 0;
+  for (const pl of planes) for (const g of pl.groups) for (const s of g) far = Math.max(far, sch.travel(sch.position(s), pl.pos));
+  let end = start;
+  planes.forEach((pl, pi) => {
+    let c = start + dRead + far;
+    for (let m = 0; m < M; m++) {
+      for (const nn of tilesOf[pi]) {
+        for (let kk = 0; kk < kt; kk++) {
+          const w = where.get(`${pi}:${nn}:${kk}`)!;
+          const slices = pl.groups[w.group];
+          const lastK = kk === kt - 1;
+          c = sch.attempt(c, (c0) => {
+            for (let f = 0; f < F; f++) {
+              const slice = slices[f];
+              const q = sch.position(slice);
+              const width = widthOf(f);
+              const readAt = (i: number) => c0 + i - dRead - sch.travel(q, pl.pos);
+              if (readAt(0) < 0) throw new ScheduleConflict('weights read before cycle 0');
+              for (let i = 0; i < I; i++) {
+                sch.claimPorts(slice, readAt(i), width, `${op.name} weights`);
+                sch.claimFlight(pl.base + f * ports, width, q, readAt(i) + dRead, pl.pos, `${op.name} weights`);
+              }
+              sch.issue(slice, readAt(0), `READ ${w.tensor(f)}[${w.row * width}], ${sch.plan.streamName(pl.base + f * ports)}, ${width}`, f === 0 ? `${op.name} m${m} n-tile ${nn} k-tile ${kk}` : undefined);
+              sch.repeat(slice, I - 1, 1);
+            }
+            sch.issue(pl.queue, c0, `IW.int8 0, ${sch.plan.streamName(pl.base)}, ${R}`);
+            sch.repeat(pl.queue, I - 1, 1);
+            const mm = c0 + I;
+            // the gap: x's K-tile on the plane's first stream
+            const xs = x.t.slices[0];
+            const xAt = mm - dRead - sch.travel(sch.position(xs), pl.pos);
+            if (xAt < 0) throw new ScheduleConflict('x read before cycle 0');
+            sch.checkReady(`${x.t.name}[${m * x.tiles + kk}]`, xAt, `${op.name} x`);
+            sch.claimPorts(xs, xAt, 1, `${op.name} x`);
+            sch.claimFlight(pl.base, 1, sch.position(xs), xAt + dRead, pl.pos, `${op.name} x`);
+            sch.issue(xs, xAt, `READ ${x.t.name}[${m * x.tiles + kk}], ${sch.plan.streamName(pl.base)}`);
+            let dst = '-';
+            if (lastK) {
+              const emit = mm + chip.delays.mxm;
+              const st = storeRow(sch, acc.t, m * nt + nn, pl.pos, emit, `${op.name} sums`);
+              dst = sch.plan.streamName(st.base);
+              end = Math.max(end, st.ready);
+            }
+            sch.issue(pl.queue, mm, `MM.int8 ${sch.plan.streamName(pl.base)}, ${dst}${kk > 0 ? ', acc' : ''}`, lastK ? `${op.name} m${m} y tile ${nn}` : undefined);
+          }, `${op.name} ${pl.queue} k-tile`);
+          c += I + 1;
+        }
+      }
+    }
+  });
+  return end;
+}
+
+/** linearShare for another rank (weights are laid out for every chip). */
+function linearShareFor(ctx: LayerCtx, op: GraphOp, rank: number) {
+  return linearShare({ ...ctx, share: { ...ctx.share, rank } }, op);
+}
+
+/** y = acc * s_x * s_w (+ bias) in fp32, one vector per cycle through four chained ALUs. */
+export function lowerDequant(ctx: LayerCtx, op: GraphOp, start: number): number {
+  const a = op.attrs as LinearAttrs;
+  const { sch, chip } = ctx;
+  const L = chip.lanes;
+  const d = chip.delays;
+  const acc = act(ctx, `${op.name}.acc`);
+  const xs = act(ctx, a.inputScale!).t;
+  const sh = linearShare(ctx, op);
+  const M = a.rows;
+  const nt = acc.tiles;
+  // per-lane weight scales (and bias) by output tile, for every rank
+  const perRank = (name: string | null) =>
+    name === null
+      ? null
+      : Array.from({ length: ctx.share.ranks }, (_, r) => {
+          const rs = linearShareFor(ctx, op, r);
+          const src = ctx.weights[name]!;
+          return encodeF32(Array.from({ length: rs.outCols }, (_, i) => src[rs.outFirst + i]!), 1, rs.outCols, L, acc.per);
+        });
+  const sw = ctx.sram.alloc(`${op.name}_wscale`, 'fp32', nt, { data: perRank(a.weightScale)! });
+  const biasData = perRank(a.bias);
+  const bias = biasData ? ctx.sram.alloc(`${op.name}_bias`, 'fp32', nt, { data: biasData }) : null;
+  const out = newAct(ctx, op.outputs[0]!.name, 'fp32', M, sh.outCols, acc.per, sh.outFirst);
+  const alu = (i: number) => `VXM.${i % chip.vxmAlus}`;
+  const vxm = ctx.vxm;
+  const name = (id: number) => sch.plan.streamName(id);
+  ctx.units.add('VXM');
+  let c = start;
+  let end = start;
+  for (let m = 0; m < M; m++) {
+    for (let nn = 0; nn < nt; nn++) {
+      c = sch.attempt(c, (cy) => {
+        const accB = readRow(sch, acc.t, m * nt + nn, cy, vxm, `${op.name} acc`);
+        const f = chain(sch, 4, cy + d.vxmLarge, `${op.name} cvt`);
+        sch.issue(alu(0), cy, `CVT.fp32 ${name(f)}, ${name(accB)}, int32`);
+        const t1 = cy + d.vxmLarge;
+        const xB = readRow(sch, xs, m, t1, vxm, `${op.name} x scale`);
+        const g = chain(sch, 4, t1 + d.vxmAlu, `${op.name} *sx`);
+        sch.issue(alu(1), t1, `MUL.fp32 ${name(g)}, ${name(f)}, ${name(xB)}`);
+        const t2 = t1 + d.vxmAlu;
+        const wB = readRow(sch, sw, nn, t2, vxm, `${op.name} w scale`);
+        const t3 = t2 + d.vxmAlu;
+        if (bias) {
+          const h = chain(sch, 4, t3, `${op.name} *sw`);
+          sch.issue(alu(2), t2, `MUL.fp32 ${name(h)}, ${name(g)}, ${name(wB)}`);
+          const bB = readRow(sch, bias, nn, t3, vxm, `${op.name} bias`);
+          const st = storeRow(sch, out.t, m * nt + nn, vxm, t3 + d.vxmAlu, `${op.name} y`);
+          sch.issue(alu(3), t3, `ADD.fp32 ${name(st.base)}, ${name(h)}, ${name(bB)}`);
+          end = Math.max(end, st.ready);
+        } else {
+          const st = storeRow(sch, out.t, m * nt + nn, vxm, t3, `${op.name} y`);
+          sch.issue(alu(2), t2, `MUL.fp32 ${name(st.base)}, ${name(g)}, ${name(wB)}`);
+          end = Math.max(end, st.ready);
+        }
+      }, `${op.name} dequantise`) + 1;
+    }
+  }
+  return end;
+}
+
+export type { Act };

@@ -1,0 +1,218 @@
+// The layer's vector ops, lowered onto the VXM (and the SXM for reductions across lanes):
+// RMSNorm, int8 quantisation with a dynamic per-row scale, residual add, gating product and the
+// activation. Each vector passes the VXM once through a chain of ALUs (a result is read by the
+// next ALU at the VXM the cycle it appears); each placement is tried from the earliest cycle
+// on (Schedule.attempt) so that streams, ports and ALUs decide the pace, not a fixed plan.
+//
+// Row reductions (RMSNorm's sum of squares, quantisation's max |x|) go lane-wise across a row's
+// vectors (ACC, or a MAX chain with a period of one ALU delay), then across lanes at SXM.E (RSUM,
+// RMAX, which leave the result on every lane) and back west to the VXM. The chip has no divide:
+// 1/sqrt(v) is RSQRT, 1/m is RSQRT(m)^2.
+import { SfError } from '../util/errors.js';
+import type { GraphOp } from '../models/graph.js';
+import { act, newAct, type Act, type LayerCtx } from './context.js';
+import { chain, encodeF32, readRow, storeRow } from './rows.js';
+
+const alu = (ctx: LayerCtx, i: number) => `VXM.${i % ctx.chip.vxmAlus}`;
+const sn = (ctx: LayerCtx, id: number) => ctx.sch.plan.streamName(id);
+
+/**
+ * A reduction across a row's V vectors, issued from `start` on: vector v of the row (given by
+ * `read(v, cycle)`, which returns the stream group it brings to the VXM on `cycle`) goes through
+ * `first` (e.g. MUL x x, ABS x) on ALU 0, and the results are combined lane-wise on ALU 1 (ACC
+ * for sums; for maxima a MAX chain, one vector every vxmAlu cycles). The lane-wise result goes to
+ * SXM.E (RSUM or RMAX) and comes back to the VXM on every lane. Returns the stream group and the
+ * cycle it is at the VXM.
+ */
+function reduceRow(
+  ctx: LayerCtx,
+  start: number,
+  V: number,
+  kind: 'sum' | 'max',
+  first: (dst: string, src: string) => string,
+  read: (v: number, cycle: number) => number,
+  what: string,
+): { base: number; at: number } {
+  const { sch, chip } = ctx;
+  const d = chip.delays;
+  const sxm = sch.position('SXM.E');
+  const hops = sch.travel(ctx.vxm, sxm);
+  let result = { base: 0, at: 0 };
+  // the whole chain is placed at once: a MAX chain cannot wait
+  const step = kind === 'max' ? d.vxmAlu : 1;
+  sch.attempt(start, (c0) => {
+    let prev = -1;
+    for (let v = 0; v < V; v++) {
+      const cy = c0 + v * step;
+      const xb = read(v, cy);
+      const y = chain(sch, 4, cy + d.vxmAlu, `${what} ${kind} ${v}`);
+      sch.issue(alu(ctx, 0), cy, first(sn(ctx, y), sn(ctx, xb)));
+      const at = cy + d.vxmAlu;
+      const lastV = v === V - 1;
+      let out: number;
+      if (lastV) out = sch.pickStreams(true, 4, [{ offset: 0, width: 4, from: ctx.vxm, cycle: at + d.vxmAlu, to: sxm }], `${what} lanes`);
+      else out = kind === 'max' ? chain(sch, 4, at + d.vxmAlu, `${what} running max`) : -1;
+      if (kind === 'sum') sch.issue(alu(ctx, 1), at, `ACC.fp32 ${out >= 0 ? sn(ctx, out) : '-'}, ${sn(ctx, y)}${v === 0 ? ', reset' : ''}`);
+      else sch.issue(alu(ctx, 1), at, `MAX.fp32 ${sn(ctx, out)}, ${sn(ctx, y)}, ${sn(ctx, prev >= 0 ? prev : y)}`);
+      prev = out;
+      if (lastV) {
+        const rAt = at + d.vxmAlu + hops;
+        const back = sch.pickStreams(false, 4, [{ offset: 0, width: 4, from: sxm, cycle: rAt + d.sxmReduce, to: ctx.vxm }], `${what} total`);
+        sch.issue('SXM.E', rAt, `${kind === 'sum' ? 'RSUM' : 'RMAX'}.fp32 ${sn(ctx, back)}, ${sn(ctx, out)}`);
+        result = { base: back, at: rAt + d.sxmReduce + hops };
+      }
+    }
+  }, `${what} reduction`);
+  return result;
+}
+
+function rowVectors(x: Act): number {
+  return x.tiles;
+}
+
+/** RMSNorm: y = x * rsqrt(mean(x^2) + eps) * g (the mean over the real features, not the padding). */
+export function lowerRmsNorm(ctx: LayerCtx, op: GraphOp, start: number): number {
+  const a = op.attrs as Extract<GraphOp['attrs'], { kind: 'rmsnorm' }>;
+  const { sch, chip } = ctx;
+  const d = chip.delays;
+  const L = chip.lanes;
+  const x = act(ctx, op.inputs[0]!.name);
+  if (x.per !== L || x.cols !== a.dim) throw new Error(`internal: rmsnorm input ${x.t.name} is not a full row`);
+  const V = rowVectors(x);
+  const M = a.rows;
+  const g = ctx.sram.alloc(`${op.name}_g`, 'fp32', V, { data: encodeF32(ctx.weights[a.weight]!, 1, a.dim, L) });
+  const inv = ctx.sram.alloc(`${op.name}_inv`, 'fp32', M);
+  const y = newAct(ctx, op.outputs[0]!.name, 'fp32', M, a.dim, L, 0);
+  ctx.units.add('VXM').add('SXM');
+  let c = start;
+  let end = start;
+  for (let m = 0; m < M; m++) {
+    const tot = reduceRow(ctx, c, V, 'sum', (dst, src) => `MUL.fp32 ${dst}, ${src}, ${src}`, (v, cy) => readRow(sch, x.t, m * V + v, cy, ctx.vxm, `${op.name} x`), `${op.name} m${m}`);
+    // 1/sqrt(sum/dim + eps), written to SRAM (a value passes the VXM once)
+    const invReady = sch.attempt(tot.at, (b) => {
+      if (b !== tot.at) throw new Error('internal: the row total passes the VXM once');
+      const mean = chain(sch, 4, b + d.vxmAlu, `${op.name} mean`);
+      sch.issue(alu(ctx, 2), b, `MULS.fp32 ${sn(ctx, mean)}, ${sn(ctx, tot.base)}, ${Math.fround(1 / a.dim)}`);
+      const ms = chain(sch, 4, b + 2 * d.vxmAlu, `${op.name} +eps`);
+      sch.issue(alu(ctx, 3), b + d.vxmAlu, `ADDS.fp32 ${sn(ctx, ms)}, ${sn(ctx, mean)}, ${Math.fround(a.eps)}`);
+      const st = storeRow(sch, inv, m, ctx.vxm, b + 2 * d.vxmAlu + d.vxmLarge, `${op.name} inv`);
+      sch.issue(alu(ctx, 2), b + 2 * d.vxmAlu, `RSQRT.fp32 ${sn(ctx, st.base)}, ${sn(ctx, ms)}`);
+      c = st.ready;
+    }, `${op.name} rsqrt`, 1);
+    void invReady;
+    for (let v = 0; v < V; v++) {
+      c = sch.attempt(c, (cy) => {
+        const xb = readRow(sch, x.t, m * V + v, cy, ctx.vxm, `${op.name} x again`);
+        const ib = readRow(sch, inv, m, cy, ctx.vxm, `${op.name} inv back`);
+        const xi = chain(sch, 4, cy + d.vxmAlu, `${op.name} x*inv`);
+        sch.issue(alu(ctx, 4), cy, `MUL.fp32 ${sn(ctx, xi)}, ${sn(ctx, xb)}, ${sn(ctx, ib)}`);
+        const gb = readRow(sch, g, v, cy + d.vxmAlu, ctx.vxm, `${op.name} g`);
+        const st = storeRow(sch, y.t, m * V + v, ctx.vxm, cy + 2 * d.vxmAlu, `${op.name} y`);
+        sch.issue(alu(ctx, 5), cy + d.vxmAlu, `MUL.fp32 ${sn(ctx, st.base)}, ${sn(ctx, xi)}, ${sn(ctx, gb)}`);
+        end = Math.max(end, st.ready);
+      }, `${op.name} y`) + 1;
+    }
+  }
+  return end;
+}
+
+/**
+ * int8 quantisation of each token row: s = max|x| / 127 (as max * fp32(1/127)), codes =
+ * round_half_even(x * 127 / max) saturated (CVT); the scale tensor holds s on every lane of the
+ * row's vector. The reference divides; the chip multiplies by a reciprocal, so an element within
+ * a few units of rounding of a half-way point may round the other way (bounds.ts allows it).
+ */
+export function lowerQuantizeInt8(ctx: LayerCtx, op: GraphOp, start: number): number {
+  const a = op.attrs as Extract<GraphOp['attrs'], { kind: 'quantize' }>;
+  if (a.to !== 'int8') throw new SfError(`internal: ${op.name} is not an int8 quantisation`);
+  const { sch, chip } = ctx;
+  const d = chip.delays;
+  const x = act(ctx, op.inputs[0]!.name);
+  const V = rowVectors(x);
+  const M = x.tokens;
+  const q = newAct(ctx, op.outputs[0]!.name, 'int8', M, x.cols, x.per, x.first);
+  const sc = ctx.sram.alloc(`${q.t.name}_scale`, 'fp32', M);
+  q.scale = sc;
+  ctx.acts.set(a.scale!, { t: sc, tokens: M, tiles: 1, per: 1, cols: 1, first: 0 });
+  const inv = ctx.sram.alloc(`${op.name}_inv`, 'fp32', M);
+  ctx.units.add('VXM').add('SXM');
+  let c = start;
+  let end = start;
+  for (let m = 0; m < M; m++) {
+    const mx = reduceRow(ctx, c, V, 'max', (dst, src) => `ABS.fp32 ${dst}, ${src}`, (v, cy) => readRow(sch, x.t, m * V + v, cy, ctx.vxm, `${op.name} x`), `${op.name} m${m}`);
+    sch.attempt(mx.at, (b) => {
+      if (b !== mx.at) throw new Error('internal: the row maximum passes the VXM once');
+      // s = max / 127 -> scale row; 127 / max = 127 * rsqrt(max)^2 -> inv row
+      const s = storeRow(sch, sc, m, ctx.vxm, b + d.vxmAlu, `${op.name} scale`);
+      sch.issue(alu(ctx, 2), b, `MULS.fp32 ${sn(ctx, s.base)}, ${sn(ctx, mx.base)}, ${Math.fround(1 / 127)}`);
+      const r = chain(sch, 4, b + d.vxmLarge, `${op.name} rsqrt`);
+      sch.issue(alu(ctx, 3), b, `RSQRT.fp32 ${sn(ctx, r)}, ${sn(ctx, mx.base)}`);
+      const r2 = chain(sch, 4, b + d.vxmLarge + d.vxmAlu, `${op.name} 1/max`);
+      sch.issue(alu(ctx, 4), b + d.vxmLarge, `MUL.fp32 ${sn(ctx, r2)}, ${sn(ctx, r)}, ${sn(ctx, r)}`);
+      const iv = storeRow(sch, inv, m, ctx.vxm, b + d.vxmLarge + 2 * d.vxmAlu, `${op.name} inv`);
+      sch.issue(alu(ctx, 5), b + d.vxmLarge + d.vxmAlu, `MULS.fp32 ${sn(ctx, iv.base)}, ${sn(ctx, r2)}, 127`);
+      c = Math.max(s.ready, iv.ready);
+      end = Math.max(end, s.ready);
+    }, `${op.name} scale`, 1);
+    for (let v = 0; v < V; v++) {
+      c = sch.attempt(c, (cy) => {
+        const xb = readRow(sch, x.t, m * V + v, cy, ctx.vxm, `${op.name} x again`);
+        const ib = readRow(sch, inv, m, cy, ctx.vxm, `${op.name} inv back`);
+        const xi = chain(sch, 4, cy + d.vxmAlu, `${op.name} x/s`);
+        sch.issue(alu(ctx, 6), cy, `MUL.fp32 ${sn(ctx, xi)}, ${sn(ctx, xb)}, ${sn(ctx, ib)}`);
+        const st = storeRow(sch, q.t, m * V + v, ctx.vxm, cy + d.vxmAlu + d.vxmLarge, `${op.name} codes`);
+        sch.issue(alu(ctx, 7), cy + d.vxmAlu, `CVT.int8 ${sn(ctx, st.base)}, ${sn(ctx, xi)}, fp32`);
+        end = Math.max(end, st.ready);
+      }, `${op.name} codes`) + 1;
+    }
+  }
+  return end;
+}
+
+/** Elementwise a + b (residual) or a * b (gating) over two Acts of the same layout. */
+export function lowerBinary(ctx: LayerCtx, op: GraphOp, start: number): number {
+  const { sch, chip } = ctx;
+  const d = chip.delays;
+  const [a, b] = op.inputs.map((t) => act(ctx, t.name));
+  if (a.per !== b.per || a.cols !== b.cols || a.tokens !== b.tokens || a.first !== b.first) throw new Error(`internal: ${op.name} operands differ in layout`);
+  const y = newAct(ctx, op.outputs[0]!.name, 'fp32', a.tokens, a.cols, a.per, a.first);
+  const mn = op.kind === 'add' ? 'ADD' : 'MUL';
+  ctx.units.add('VXM');
+  let c = start;
+  let end = start;
+  for (let r = 0; r < a.tokens * a.tiles; r++) {
+    c = sch.attempt(c, (cy) => {
+      const ab = readRow(sch, a.t, r, cy, ctx.vxm, `${op.name} a`);
+      const bb = readRow(sch, b.t, r, cy, ctx.vxm, `${op.name} b`);
+      const st = storeRow(sch, y.t, r, ctx.vxm, cy + d.vxmAlu, `${op.name} y`);
+      sch.issue(alu(ctx, r % 2), cy, `${mn}.fp32 ${sn(ctx, st.base)}, ${sn(ctx, ab)}, ${sn(ctx, bb)}`);
+      end = Math.max(end, st.ready);
+    }, `${op.name} y`) + 1;
+  }
+  return end;
+}
+
+/** The MLP activation: SiLU = x * sigmoid(x) (SIGMOID on a large ALU, then MUL with x again). */
+export function lowerActivation(ctx: LayerCtx, op: GraphOp, start: number): number {
+  const a = op.attrs as Extract<GraphOp['attrs'], { kind: 'activation' }>;
+  if (a.fn !== 'silu' && a.fn !== 'swish') throw new SfError(`hidden_act "${a.fn}": the layer compiler lowers silu only`);
+  const { sch, chip } = ctx;
+  const d = chip.delays;
+  const x = act(ctx, op.inputs[0]!.name);
+  const y = newAct(ctx, op.outputs[0]!.name, 'fp32', x.tokens, x.cols, x.per, x.first);
+  ctx.units.add('VXM');
+  let c = start;
+  let end = start;
+  for (let r = 0; r < x.tokens * x.tiles; r++) {
+    c = sch.attempt(c, (cy) => {
+      const xb = readRow(sch, x.t, r, cy, ctx.vxm, `${op.name} x`);
+      const s = chain(sch, 4, cy + d.vxmLarge, `${op.name} sigmoid`);
+      sch.issue(alu(ctx, 8 + (r % 2)), cy, `SIGMOID.fp32 ${sn(ctx, s)}, ${sn(ctx, xb)}`);
+      const xb2 = readRow(sch, x.t, r, cy + d.vxmLarge, ctx.vxm, `${op.name} x again`);
+      const st = storeRow(sch, y.t, r, ctx.vxm, cy + d.vxmLarge + d.vxmAlu, `${op.name} y`);
+      sch.issue(alu(ctx, 10 + (r % 2)), cy + d.vxmLarge, `MUL.fp32 ${sn(ctx, st.base)}, ${sn(ctx, xb2)}, ${sn(ctx, s)}`);
+      end = Math.max(end, st.ready);
+    }, `${op.name} y`) + 1;
+  }
+  return end;
+}

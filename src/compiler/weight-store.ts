@@ -1,0 +1,64 @@
+// Where weights live: each MXM plane (2 hemispheres x mxmPlanesPerHemisphere) owns
+// R = min(mxmInstallRows, streams / planes) streams of its hemisphere's inward direction
+// (westward to MXM.W, eastward to MXM.E) and groups of F = R / memPorts feeding MEM slices, each
+// reading memPorts rows per cycle onto its streams. A hemisphere's slices nearest the VXM (and any
+// left over after the groups) hold activations. The layer's matrices are dealt to the planes in
+// N-tiles (linear.ts); a plane fills its groups one after another.
+import type { ChipConfig } from '../chip/config.js';
+import { SfError } from '../util/errors.js';
+import type { Schedule } from './schedule.js';
+
+export interface Plane {
+  side: 'W' | 'E';
+  p: number;
+  queue: string;
+  pos: number;
+  /** First stream id of the plane's weight streams (R of them). */
+  base: number;
+  /** Feeding slices by group. */
+  groups: string[][];
+  /** Group now being filled, and vectors used in each of its slices. */
+  group: number;
+}
+
+export class WeightStore {
+  readonly planes: Plane[] = [];
+  /** Streams per plane (rows of int8 per IW cycle). */
+  readonly R: number;
+  /** Feeding slices per group. */
+  readonly F: number;
+  readonly activationSlices: string[] = [];
+  readonly weightSlices: string[] = [];
+
+  constructor(sch: Schedule) {
+    const chip: ChipConfig = sch.chip;
+    const S = chip.streamsPerDirection;
+    const P = chip.mxmPlanesPerHemisphere;
+    const M = chip.memSlicesPerHemisphere;
+    this.R = Math.min(chip.mxmInstallRows, Math.floor(S / P));
+    this.F = Math.ceil(this.R / chip.memPorts);
+    if (this.R < 1 || 4 * P > S) throw new SfError(`chip ${chip.name}: too few streams for ${P} planes per hemisphere`);
+    const reserved = 2 * P;
+    const groupsPerPlane = Math.floor((M - reserved) / (this.F * P));
+    if (groupsPerPlane < 1) throw new SfError(`chip ${chip.name}: ${M} MEM slices per hemisphere are too few for ${P} planes x ${this.F} feeding slices`);
+    const last = sch.plan.positions - 1;
+    const used = reserved + groupsPerPlane * P * this.F;
+    for (const side of ['W', 'E'] as const) {
+      for (let i = 0; i < reserved; i++) this.activationSlices.push(`MEM.${side}${i}`);
+      for (let i = used; i < M; i++) this.activationSlices.push(`MEM.${side}${i}`);
+      for (let p = 0; p < P; p++) {
+        const groups: string[][] = [];
+        for (let g = 0; g < groupsPerPlane; g++) {
+          groups.push(Array.from({ length: this.F }, (_, f) => `MEM.${side}${reserved + (g * P + p) * this.F + f}`));
+        }
+        for (const g of groups) this.weightSlices.push(...g);
+        this.planes.push({ side, p, queue: `MXM.${side}${p}`, pos: side === 'W' ? 0 : last, base: (side === 'W' ? S : 0) + p * this.R, groups, group: 0 });
+      }
+    }
+  }
+
+  /** Bytes of weights the chip can hold. */
+  capacityBytes(chip: ChipConfig): number {
+    return this.weightSlices.length * chip.memVectorsPerSlice * chip.lanes;
+  }
+}
