@@ -5,9 +5,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { calibrationTable, DISTSERVE_SMALL_BOUND, heldOutTable } from '../src/gpu/calibrate.js';
+import { calibrationTable, DISTSERVE_SMALL_BOUND, H200_MEASURED_CLASSES, h200MeasuredTable, heldOutTable, loadH200Run } from '../src/gpu/calibrate.js';
 import { renderCalibrationDoc } from '../src/gpu/calibration-doc.js';
-import { decodeStep, kvCacheBytes, prefill } from '../src/gpu/model.js';
+import { decodeStep, kvCacheBytes, linearKernel, prefill, streamKernel } from '../src/gpu/model.js';
 import {
   GPU_FIGURE_PATHS,
   HW_KINDS,
@@ -265,6 +265,43 @@ describe('GPU calibration', () => {
 
   it('held-out rows of the same tables are within +-25%', () => {
     for (const r of heldOutTable()) expect(Math.abs(r.error), r.id).toBeLessThanOrEqual(0.25);
+  });
+
+  it('H200 points measured by sramflow: within their bounds, wide bounds only for the named classes', () => {
+    const measured = h200MeasuredTable();
+    expect(measured.length).toBeGreaterThanOrEqual(30);
+    const classes = Object.values(H200_MEASURED_CLASSES);
+    for (const r of measured) {
+      expect(r.source).toMatch(/^measured by sramflow on an H200, \d{4}-\d{2}-\d{2}, bench\/gpu\/measure-h200\.py$/);
+      expect(r.bound === 0.15 || classes.some((c) => c.bound === r.bound && c.why === r.why), r.id).toBe(true);
+      expect(Math.abs(r.error), `${r.id}: predicted ${r.predicted} vs measured ${r.measured}`).toBeLessThanOrEqual(r.bound);
+    }
+    // The large memory-bound kernels and the prefill-sized GEMMs are held to the target.
+    for (const id of ['h200-copy', 'h200-qkv_proj-b1', 'h200-gate_up_proj-b1', 'h200-down_proj-b1', 'h200-layer7-b1', 'h200-gate_up_proj-b2048']) {
+      expect(measured.find((r) => r.id === id)?.bound, id).toBe(0.15);
+    }
+  });
+
+  it('a broken measurement file is a one-line error naming the field', () => {
+    const j = JSON.parse(readFileSync(new URL('bench/gpu/h200-measured.json', root), 'utf8'));
+    delete j.copy.median_ms;
+    const f = join(tmp, 'broken-run.json');
+    writeFileSync(f, JSON.stringify(j));
+    expectSfError(() => loadH200Run(f), 'broken-run.json', 'field "copy.median_ms"', 'missing');
+  });
+
+  it('linearKernel and streamKernel price shapes as the step does', () => {
+    const h200 = loadGpuPreset('h200');
+    for (const batch of [1, 8, 64]) {
+      const step = decodeStep(h200, llama8b, { batch, context: 100 });
+      const qkv = step.kernels.find((k) => k.name === 'qkv_proj')!;
+      const lone = linearKernel(h200, { rows: batch, inFeatures: 4096, outFeatures: 6144 });
+      expect(lone.bytes).toBe(qkv.bytes);
+      expect(lone.flops).toBe(qkv.flops);
+      expect(lone.seconds).toBeCloseTo(qkv.seconds, 15);
+    }
+    // a stream of 8.6 GB at the preset's ceiling
+    expect(streamKernel(h200, 8.6e9).seconds).toBeCloseTo(8.6e9 / (4800e9 * 0.82), 9);
   });
 
   it('docs/calibration.md is up to date (run `npm run build:ts && node dist/gpu/calibration-doc.js`)', () => {

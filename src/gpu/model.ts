@@ -346,6 +346,33 @@ function layerKernels(c: Ctx, g: LayerGraph): KernelEstimate[] {
   return out;
 }
 
+/**
+ * One 16-bit linear layer alone, y[rows, out] = x[rows, in] W^T, priced as layerKernels prices a
+ * projection kernel: its weights plus its input and output activations in HBM, 2 x rows x in x
+ * out flops, wave quantisation over gemmTile. `seconds` excludes the per-kernel cost
+ * (graphKernelUs in a CUDA Graph, launchUs without). For comparing single kernels with
+ * measurements (calibrate.ts); decodeStep and prefill price the same shapes the same way.
+ */
+export function linearKernel(
+  preset: GpuPreset,
+  o: { rows: number; inFeatures: number; outFeatures: number; dtype?: 'bf16' | 'fp16'; knobs?: Partial<GpuKnobs> },
+): KernelEstimate {
+  const c = context(preset, { dtype: oneOf('dtype', o.dtype ?? 'bf16', ['bf16', 'fp16'] as const), ...(o.knobs ? { knobs: o.knobs } : {}) });
+  const rows = intAtLeast('rows', o.rows, 1);
+  const k = intAtLeast('inFeatures', o.inFeatures, 1);
+  const n = intAtLeast('outFeatures', o.outFeatures, 1);
+  const bytes = k * n * 2 + rows * (k + n) * ACT_BYTES;
+  const tiles = Math.ceil(rows / c.knobs.gemmTile[0]) * Math.ceil(n / c.knobs.gemmTile[1]);
+  return kernelTime(c, 'linear', [], bytes, 2 * rows * k * n, { tiles });
+}
+
+/** A purely memory-bound kernel moving `bytes` (read plus written), e.g. a device-to-device copy. */
+export function streamKernel(preset: GpuPreset, bytes: number, knobs?: Partial<GpuKnobs>): KernelEstimate {
+  const c = context(preset, knobs ? { knobs } : {});
+  if (!(bytes > 0) || !Number.isFinite(bytes)) throw new SfError(`bytes must be a finite number > 0, got ${bytes}`);
+  return kernelTime(c, 'stream', [], bytes, 0);
+}
+
 /** Sets of layers that share a graph: [layer index to build, how many layers]. */
 function layerClasses(config: ModelConfig): [number, number][] {
   const seen = new Map<string, [number, number]>();
