@@ -21,6 +21,7 @@ import { buildSystemReport, formatSystemReport } from '../report/system-report.j
 import type { SystemProgram } from '../system/source.js';
 import { cmdDebug } from './debug.js';
 import { cmdTrace } from './trace.js';
+import { cmdCompile, cmdRunModel, isModelPath } from './model-run.js';
 
 export const EXIT = { OK: 0, BAD_INPUT: 2, CHIP_ERROR: 3, CYCLE_LIMIT: 4, INTERNAL: 70 } as const;
 
@@ -35,6 +36,12 @@ usage:
       Multi-chip programs (a .system directive) report per chip and per link; --threads spreads
       the chips over worker threads (default: the cores available) with identical results;
       --timing-only runs the same schedule without values, fast and in little memory.
+  sramflow run <model.json> [--phase decode|prefill] [--context N] [--batch N] [--dtype int8]
+               [--chips N] [--chip P] [--seed N] [--timing-only] [--json]
+      compile one decoder layer of a Hugging Face config (programs/models/*.json) for the chip,
+      emulate it, check every op against the reference within its rounding bound, and print the
+      cycles per op, the total (predicted == emulated) and the chip roofline
+  sramflow compile <model.json> -o <layer.sfa> [same flags]  write the layer's program and data
   sramflow asm <program.sfa> -o <program.sfp> [--chip ...]   assemble to the binary container
   sramflow disasm <program.sfp> [-o <program.sfa>] [--chip ...] print assembly for a container
   sramflow debug <program> [--chip P] [--port N] [--host H] [--ref FILE]
@@ -55,6 +62,8 @@ interface Io {
 }
 
 async function cmdRun(argv: string[], io: Io): Promise<number> {
+  const first = argv.find((a) => !a.startsWith('-'));
+  if (first !== undefined && isModelPath(first)) return cmdRunModel(argv, io);
   const { positional, flags } = parseArgs(argv, {
     chip: { type: 'string' },
     system: { type: 'string' },
@@ -154,6 +163,7 @@ export async function main(argv: string[], io: Io = { out: (s) => console.log(s)
       case 'disasm': return await cmdDisasm(rest, io);
       case 'debug': return await cmdDebug(rest, io);
       case 'trace': return await cmdTrace(rest, io);
+      case 'compile': return await cmdCompile(rest, io);
       case undefined: case 'help': case '--help': case '-h':
         io.out(HELP);
         if (cmd === undefined) {

@@ -11,7 +11,7 @@ import type { ModelConfig } from '../models/config.js';
 import { buildLayerGraph, type GraphOp, type LayerGraph, type LayerOptions } from '../models/graph.js';
 import { randomInputs, randomWeights, storeWeights, type LayerInputs, type StoredWeights } from '../models/weights.js';
 import { newAct, type Act, type LayerCtx, type Lowering, type Share } from './context.js';
-import { lowerDequant, lowerMatmul } from './linear.js';
+import { lowerAccReduce, lowerDequant, lowerMatmul } from './linear.js';
 import { encodeF32 } from './rows.js';
 import { Schedule } from './schedule.js';
 import { FitError, Sram } from './sram.js';
@@ -92,7 +92,7 @@ function lowering(op: GraphOp): Lowering[] {
       if (a.to === 'int8') return [lowerQuantizeInt8];
       break;
     case 'linear':
-      return [lowerMatmul, lowerDequant];
+      return [lowerMatmul, lowerAccReduce, lowerDequant];
     case 'add':
     case 'mul':
       return [lowerBinary];

@@ -17,6 +17,7 @@ import type { GraphOp } from '../models/graph.js';
 import { act, headsPer, newAct, type Act, type LayerCtx } from './context.js';
 import { chain, encodeF32, readRow, storeRow } from './rows.js';
 import { ScheduleConflict } from './schedule.js';
+import { allReduceRows } from './allreduce.js';
 
 type LinearAttrs = Extract<GraphOp['attrs'], { kind: 'linear' }>;
 
@@ -190,6 +191,16 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
 /** linearShare for another rank (weights are laid out for every chip). */
 function linearShareFor(ctx: LayerCtx, op: GraphOp, rank: number) {
   return linearShare({ ...ctx, share: { ...ctx.share, rank } }, op);
+}
+
+/** Row-split projections (o, down on several chips): all-reduce the int32 partial sums. */
+export function lowerAccReduce(ctx: LayerCtx, op: GraphOp, start: number): number {
+  if (!linearShare(ctx, op).rowSplit) return start;
+  const acc = act(ctx, `${op.name}.acc`);
+  const sum = ctx.sram.alloc(`${op.name}_sum`, 'int32', acc.t.rows);
+  const end = allReduceRows(ctx, acc.t, acc.t.rows, 'ADD.int32', sum, start, `${op.name} all-reduce`);
+  ctx.acts.set(`${op.name}.acc`, { ...acc, t: sum });
+  return end;
 }
 
 /** y = acc * s_x * s_w (+ bias) in fp32, one vector per cycle through four chained ALUs. */

@@ -12,6 +12,7 @@ import { SfError } from '../util/errors.js';
 import type { GraphOp } from '../models/graph.js';
 import { act, newAct, type Act, type LayerCtx } from './context.js';
 import { chain, encodeF32, readRow, storeRow } from './rows.js';
+import { allReduceRows } from './allreduce.js';
 
 const alu = (ctx: LayerCtx, i: number) => `VXM.${i % ctx.chip.vxmAlus}`;
 const sn = (ctx: LayerCtx, id: number) => ctx.sch.plan.streamName(id);
@@ -135,25 +136,48 @@ export function lowerQuantizeInt8(ctx: LayerCtx, op: GraphOp, start: number): nu
   q.scale = sc;
   ctx.acts.set(a.scale!, { t: sc, tokens: M, tiles: 1, per: 1, cols: 1, first: 0 });
   const inv = ctx.sram.alloc(`${op.name}_inv`, 'fp32', M);
+  // a row split over the chips (tensor parallelism) needs the maximum over all of them
+  const full = op.inputs[0]!.shape[op.inputs[0]!.shape.length - 1]!;
+  const split = ctx.share.ranks > 1 && x.cols < full;
+  const lmax = ctx.sram.alloc(`${op.name}_max`, 'fp32', M);
   ctx.units.add('VXM').add('SXM');
   let c = start;
   let end = start;
+  // 1. each row's max |x| (on this chip) to SRAM
   for (let m = 0; m < M; m++) {
     const mx = reduceRow(ctx, c, V, 'max', (dst, src) => `ABS.fp32 ${dst}, ${src}`, (v, cy) => readRow(sch, x.t, m * V + v, cy, ctx.vxm, `${op.name} x`), `${op.name} m${m}`);
     sch.attempt(mx.at, (b) => {
       if (b !== mx.at) throw new Error('internal: the row maximum passes the VXM once');
-      // s = max / 127 -> scale row; 127 / max = 127 * rsqrt(max)^2 -> inv row
+      const st = storeRow(sch, lmax, m, ctx.vxm, b + d.vxmAlu, `${op.name} max`);
+      sch.issue(alu(ctx, 2), b, `MAX.fp32 ${sn(ctx, st.base)}, ${sn(ctx, mx.base)}, ${sn(ctx, mx.base)}`);
+      end = Math.max(end, st.ready);
+    }, `${op.name} max`, 1);
+    c += V * d.vxmAlu;
+  }
+  // 2. across the chips
+  let gmax = lmax;
+  if (split) {
+    gmax = ctx.sram.alloc(`${op.name}_gmax`, 'fp32', M);
+    end = allReduceRows(ctx, lmax, M, 'MAX.fp32', gmax, Math.max(end, sch.quiet()), `${op.name} max all-reduce`);
+  }
+  // 3. s = max / 127 -> scale row; 127 / max = 127 * rsqrt(max)^2 -> inv row
+  c = end;
+  for (let m = 0; m < M; m++) {
+    sch.attempt(c, (b) => {
+      const mb = readRow(sch, gmax, m, b, ctx.vxm, `${op.name} max back`);
       const s = storeRow(sch, sc, m, ctx.vxm, b + d.vxmAlu, `${op.name} scale`);
-      sch.issue(alu(ctx, 2), b, `MULS.fp32 ${sn(ctx, s.base)}, ${sn(ctx, mx.base)}, ${Math.fround(1 / 127)}`);
+      sch.issue(alu(ctx, 2), b, `MULS.fp32 ${sn(ctx, s.base)}, ${sn(ctx, mb)}, ${Math.fround(1 / 127)}`);
       const r = chain(sch, 4, b + d.vxmLarge, `${op.name} rsqrt`);
-      sch.issue(alu(ctx, 3), b, `RSQRT.fp32 ${sn(ctx, r)}, ${sn(ctx, mx.base)}`);
+      sch.issue(alu(ctx, 3), b, `RSQRT.fp32 ${sn(ctx, r)}, ${sn(ctx, mb)}`);
       const r2 = chain(sch, 4, b + d.vxmLarge + d.vxmAlu, `${op.name} 1/max`);
       sch.issue(alu(ctx, 4), b + d.vxmLarge, `MUL.fp32 ${sn(ctx, r2)}, ${sn(ctx, r)}, ${sn(ctx, r)}`);
       const iv = storeRow(sch, inv, m, ctx.vxm, b + d.vxmLarge + 2 * d.vxmAlu, `${op.name} inv`);
       sch.issue(alu(ctx, 5), b + d.vxmLarge + d.vxmAlu, `MULS.fp32 ${sn(ctx, iv.base)}, ${sn(ctx, r2)}, 127`);
-      c = Math.max(s.ready, iv.ready);
       end = Math.max(end, s.ready);
-    }, `${op.name} scale`, 1);
+    }, `${op.name} scale`);
+  }
+  // 4. the codes
+  for (let m = 0; m < M; m++) {
     for (let v = 0; v < V; v++) {
       c = sch.attempt(c, (cy) => {
         const xb = readRow(sch, x.t, m * V + v, cy, ctx.vxm, `${op.name} x again`);

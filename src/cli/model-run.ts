@@ -1,0 +1,149 @@
+// `sramflow run <model.json>` and `sramflow compile <model.json> -o layer.sfa`: one decoder layer of
+// a model config compiled for the chip (src/compiler/layer.ts), then emulated and checked against
+// the reference (run), or written as a program with its data files (compile).
+import { existsSync, mkdirSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { SfError } from '../util/errors.js';
+import { parseArgs } from './args.js';
+import { loadModelConfig } from '../models/config.js';
+import { loadChipPreset } from '../chip/preset.js';
+import { loadCoreWasm } from '../chip/wasm-node.js';
+import { MODEL_DTYPES, type ModelDtype } from '../models/quant.js';
+import { compileLayer, type CompiledLayer, type CompileLayerOptions } from '../compiler/layer.js';
+import { runCompiledLayer, type LayerRun } from '../compiler/run-layer.js';
+import { DEFAULT_CHIP } from './program-file.js';
+
+const FLAGS = {
+  phase: { type: 'string' },
+  context: { type: 'int', min: 1, max: 1 << 20 },
+  batch: { type: 'int', min: 1, max: 4096 },
+  dtype: { type: 'string' },
+  chips: { type: 'int', min: 1, max: 4096 },
+  chip: { type: 'string' },
+  layer: { type: 'int', min: 0, max: 1 << 16 },
+  seed: { type: 'int', min: 0, max: 2 ** 31 - 1 },
+  json: { type: 'bool' },
+} as const;
+
+export function isModelPath(p: string): boolean {
+  return p.endsWith('.json');
+}
+
+/** The layer the flags describe, compiled. */
+export function compileFromFlags(path: string, flags: Record<string, unknown>, dataDir?: string): CompiledLayer {
+  const phase = (flags.phase as string | undefined) ?? 'decode';
+  if (phase !== 'decode' && phase !== 'prefill') throw new SfError(`--phase must be decode or prefill, not "${phase}"`);
+  const dtype = (flags.dtype as string | undefined) ?? 'int8';
+  if (!(MODEL_DTYPES as readonly string[]).includes(dtype)) throw new SfError(`--dtype must be one of ${MODEL_DTYPES.join(', ')}, not "${dtype}"`);
+  const config = loadModelConfig(path);
+  const chip = loadChipPreset((flags.chip as string | undefined) ?? DEFAULT_CHIP);
+  const batch = (flags.batch as number | undefined) ?? 1;
+  // --context: tokens in each sequence's KV cache after this step (decode: the past plus the new
+  // token; prefill: the prompt)
+  const context = (flags.context as number | undefined) ?? (phase === 'decode' ? 2048 : 128);
+  if (context > config.maxPositionEmbeddings) throw new SfError(`--context ${context} exceeds the model's max_position_embeddings (${config.maxPositionEmbeddings})`);
+  const o: CompileLayerOptions = {
+    phase, batch, dtype: dtype as ModelDtype, chip,
+    ...(phase === 'decode' ? { tokens: 1, past: context - 1 } : { tokens: context, past: 0 }),
+    layer: flags.layer as number | undefined,
+    chips: flags.chips as number | undefined,
+    seed: flags.seed as number | undefined,
+    dataDir,
+  };
+  return compileLayer(config, o);
+}
+
+function describe(layer: CompiledLayer): string {
+  const s = layer.graph.shape;
+  return `${layer.config.name ?? 'model'} layer ${s.layer}, ${s.phase}: batch ${s.batch}, ${s.tokens} new token(s) after ${s.past}, ${s.dtype}, on ${layer.chips} x ${layer.chip.name}`;
+}
+
+function table(layer: CompiledLayer, run: LayerRun | null): string {
+  const us = (c: number) => ((c / layer.chip.clockHz) * 1e6).toFixed(2);
+  const lines = [describe(layer), '', `${'op'.padEnd(16)} ${'cycles'.padStart(9)} ${'share'.padStart(6)}  ${'units'.padEnd(16)} ${'floor'.padStart(8)}  bound`];
+  const total = layer.predictedCycles;
+  for (const op of layer.ops) {
+    lines.push(`${op.name.padEnd(16)} ${String(op.cycles).padStart(9)} ${((100 * op.cycles) / total).toFixed(1).padStart(5)}%  ${op.units.join(' ').padEnd(16)} ${String(op.floorCycles).padStart(8)}  ${op.bound}`);
+  }
+  lines.push('');
+  lines.push(`cycles      ${total} predicted${run ? `, ${run.cycles} emulated (${run.cycles === total ? 'equal' : 'DIFFERENT'})` : ''} = ${us(total)} us at ${layer.chip.clockHz / 1e6} MHz`);
+  lines.push(`roofline    ${layer.roofline.cycles} cycles (${layer.roofline.bound}); the schedule reaches ${(layer.roofline.cycles / total).toFixed(2)} of it`);
+  if (run) {
+    const worst = run.checks.reduce((w, c) => (c.comparison.maxRatio > w.r ? { r: c.comparison.maxRatio, op: c.op } : w), { r: 0, op: '' });
+    lines.push(run.checks.length
+      ? `verified    ${run.verified ? 'yes' : 'NO'}: ${run.checks.filter((c) => c.comparison.ok).length}/${run.checks.length} op outputs within their rounding bound (worst ${worst.r.toFixed(2)} of the bound, ${worst.op})`
+      : 'verified    no values (--timing-only)');
+    lines.push(`hazards     ${run.hazards} (checked mode)`);
+    lines.push(`host        ${run.seconds.toFixed(2)} s to emulate`);
+  }
+  return lines.join('\n');
+}
+
+function json(layer: CompiledLayer, run: LayerRun | null): string {
+  const s = layer.graph.shape;
+  return JSON.stringify({
+    model: layer.config.name ?? null,
+    phase: s.phase, batch: s.batch, tokens: s.tokens, past: s.past, dtype: s.dtype,
+    chip: layer.chip.name, chips: layer.chips,
+    cycles: run?.cycles ?? null,
+    predictedCycles: layer.predictedCycles,
+    seconds: layer.predictedCycles / layer.chip.clockHz,
+    verified: run ? run.verified : null,
+    hazards: run ? run.hazards : null,
+    rooflineCycles: layer.roofline.cycles,
+    rooflineBound: layer.roofline.bound,
+    efficiency: layer.roofline.cycles / layer.predictedCycles,
+    ops: layer.ops,
+    checks: run?.checks.map((c) => ({ op: c.op, output: c.output, ok: c.comparison.ok, maxRatio: c.comparison.maxRatio })) ?? [],
+  });
+}
+
+export async function cmdRunModel(argv: string[], io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
+  const { positional, flags } = parseArgs(argv, { ...FLAGS, 'timing-only': { type: 'bool' }, threads: { type: 'int', min: 1, max: 256 } }, 'run');
+  if (positional.length !== 1) throw new SfError('usage: sramflow run <model.json> [--phase decode|prefill] [--context N] [--batch N] [--dtype int8] [--chips N] [--chip P] [--json]');
+  const layer = compileFromFlags(positional[0], flags);
+  const functional = flags['timing-only'] !== true;
+  const progress = !flags.json && process.stderr.isTTY;
+  const run = await runCompiledLayer(layer, loadCoreWasm(), {
+    functional, checked: functional, threads: (flags.threads as number | undefined) ?? availableParallelism(),
+    onProgress: progress ? (c) => process.stderr.write(`\remulating: cycle ${c} of ${layer.predictedCycles}`) : undefined,
+  });
+  if (progress) process.stderr.write('\r\x1b[K');
+  io.out(flags.json ? json(layer, run) : table(layer, run));
+  if (run.cycles !== layer.predictedCycles) {
+    io.err(`sramflow: internal: emulated ${run.cycles} cycles, the compiler predicted ${layer.predictedCycles}`);
+    return 70;
+  }
+  return run.verified || !functional ? 0 : 3;
+}
+
+export async function cmdCompile(argv: string[], io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
+  const { positional, flags } = parseArgs(argv, { ...FLAGS, output: { type: 'string', alias: 'o' } }, 'compile');
+  if (positional.length !== 1 || typeof flags.output !== 'string') throw new SfError('usage: sramflow compile <model.json> -o <layer.sfa> [--phase decode|prefill] [--context N] [--batch N] [--dtype int8] [--chips N] [--chip P]');
+  const out = resolve(flags.output);
+  const input = resolve(positional[0]);
+  if (existsSync(out) && existsSync(input) && realpathSync(out) === realpathSync(input)) throw new SfError('refusing to overwrite the input file', flags.output);
+  const dataDirName = `${basename(out).replace(/\.sfa$/, '')}.data`;
+  const layer = compileFromFlags(positional[0], flags, dataDirName);
+  // write the data beside the program, into a fresh directory, then move it into place
+  const dataDir = join(dirname(out), dataDirName);
+  const tmp = `${dataDir}.tmp-${process.pid}`;
+  try {
+    for (const [rel, bytes] of layer.data) {
+      const p = join(dirname(tmp), rel.replace(dataDirName, basename(tmp)));
+      mkdirSync(dirname(p), { recursive: true });
+      writeFileSync(p, bytes);
+    }
+    writeFileSync(`${out}.tmp-${process.pid}`, layer.source);
+    if (existsSync(dataDir)) rmSync(dataDir, { recursive: true });
+    renameSync(tmp, dataDir);
+    renameSync(`${out}.tmp-${process.pid}`, out);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    rmSync(`${out}.tmp-${process.pid}`, { force: true });
+    throw new SfError(`cannot write (${(e as NodeJS.ErrnoException).code ?? String(e)})`, flags.output);
+  }
+  io.out(`${describe(layer)}\nwrote ${flags.output} (${layer.source.split('\n').length} lines) and ${dataDirName}/ (${layer.data.size} files); predicted ${layer.predictedCycles} cycles; run it with: sramflow run ${flags.output}`);
+  return 0;
+}

@@ -1,0 +1,72 @@
+// All-reduce of tensor rows over the C2C links of a fully connected node (tensor parallelism):
+// every chip sends each row to every other chip and combines what it receives with its own row in
+// a chain of VXM ops (ADD for int32 partial sums: exact, so every chip gets the same bits in any
+// order; MAX for the row maxima of a split int8 quantisation). The program is the same on every
+// chip (SPMD): link j of chip i goes to chip (i+j+1) mod N and arrives on the peer's link N-2-j
+// (src/system/topology.ts), so every chip sends on links 0..N-2 and receives on all of them.
+//
+// Rows go out one message each (a stream group of the dtype's width): a link is busy
+// width x c2cVectorCycles per message, so row r is sent on s0 + r * that; it arrives
+// c2cLatencyCycles later, and is received (RECV) as soon as it is there and the streams towards
+// the VXM are free.
+import type { LayerCtx } from './context.js';
+import { readRow, chain, storeRow } from './rows.js';
+import { CHIP_BYTES, type ChipTensor } from './sram.js';
+import { ScheduleConflict } from './schedule.js';
+
+export function linkSlice(ctx: LayerCtx, link: number): string {
+  return link < Math.ceil(ctx.chip.c2cLinks / 2) ? 'C2C.W' : 'C2C.E';
+}
+
+/** out[r] = combine over chips of t[r], for rows 0..rows-1; returns when out is in SRAM. */
+export function allReduceRows(ctx: LayerCtx, t: ChipTensor, rows: number, op: 'ADD.int32' | 'MAX.fp32', out: ChipTensor, start: number, what: string): number {
+  const { sch, chip } = ctx;
+  const N = ctx.share.ranks;
+  const d = chip.delays;
+  const width = CHIP_BYTES[t.dtype];
+  const busy = width * chip.c2cVectorCycles;
+  const links = Array.from({ length: N - 1 }, (_, j) => j);
+  const sides = [...new Set(links.map((j) => linkSlice(ctx, j)))];
+  const name = (id: number) => sch.plan.streamName(id);
+  ctx.units.add('C2C').add('VXM');
+  // sends: one read per row and side of the chip, every link of that side sends it
+  let s0 = start;
+  s0 = sch.attempt(s0, (s) => {
+    for (let r = 0; r < rows; r++) {
+      const at = s + r * busy;
+      for (const side of sides) {
+        const base = readRow(sch, t, r, at, sch.position(side), `${what} send row ${r}`);
+        for (const j of links) if (linkSlice(ctx, j) === side) sch.issue(`C2C.${j}`, at, `SEND ${name(base)}, ${width}`);
+      }
+    }
+  }, `${what} sends`);
+  let end = start;
+  let c = s0 + busy + chip.c2cLatencyCycles;
+  for (let r = 0; r < rows; r++) {
+    const arrive = s0 + r * busy + busy + chip.c2cLatencyCycles;
+    c = sch.attempt(Math.max(c, arrive), (t0) => {
+      // own row at the VXM on t0; the peer from link j joins on t0 + j * vxmAlu
+      let acc = readRow(sch, t, r, t0, ctx.vxm, `${what} own row ${r}`);
+      for (const j of links) {
+        const at = t0 + j * d.vxmAlu;
+        const pos = sch.position(linkSlice(ctx, j));
+        const recvAt = at - d.c2cRecv - sch.travel(pos, ctx.vxm);
+        if (recvAt < arrive) throw new ScheduleConflict(`${what}: row ${r} not yet arrived`);
+        const east = pos < ctx.vxm;
+        const rb = sch.pickStreams(east, width, [{ offset: 0, width, from: pos, cycle: recvAt + d.c2cRecv, to: ctx.vxm }], `${what} recv`);
+        sch.issue(`C2C.${j}`, recvAt, `RECV ${name(rb)}, ${width}`);
+        const lastJ = j === N - 2;
+        if (lastJ) {
+          const st = storeRow(sch, out, r, ctx.vxm, at + d.vxmAlu, `${what} result`);
+          sch.issue(`VXM.${j % chip.vxmAlus}`, at, `${op} ${name(st.base)}, ${name(acc)}, ${name(rb)}`);
+          end = Math.max(end, st.ready);
+        } else {
+          const nx = chain(sch, width, at + d.vxmAlu, `${what} partial`);
+          sch.issue(`VXM.${j % chip.vxmAlus}`, at, `${op} ${name(nx)}, ${name(acc)}, ${name(rb)}`);
+          acc = nx;
+        }
+      }
+    }, `${what} row ${r}`) + 1;
+  }
+  return end;
+}
