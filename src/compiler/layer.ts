@@ -217,13 +217,21 @@ export function chipCounts(config: ModelConfig, max = 64): number[] {
 /** Compile a layer: on `chips` chips, or on the fewest that hold it. */
 export function compileLayer(config: ModelConfig, o: CompileLayerOptions): CompiledLayer {
   const graph = buildLayerGraph(config, o);
-  const weights = o.weights ?? storeWeights(config, randomWeights(config, o.seed ?? 1), graph.shape.precision);
-  const inputs = o.inputs ?? randomInputs(config, graph.shape, o.seed ?? 1);
+  let stored: { weights: StoredWeights; inputs: LayerInputs } | null = null;
+  const data = () => (stored ??= {
+    weights: o.weights ?? storeWeights(config, randomWeights(config, o.seed ?? 1), graph.shape.precision),
+    inputs: o.inputs ?? randomInputs(config, graph.shape, o.seed ?? 1),
+  });
   if (o.chips !== undefined) {
     if (!Number.isInteger(o.chips) || o.chips < 1) throw new SfError(`--chips must be a positive integer, not ${o.chips}`);
     shareFor(config, o.chips);
+    if (!fitsRoughly(o.chip, graph, o.chips)) {
+      const need = chipCounts(config).find((n) => n > o.chips! && fitsRoughly(o.chip, graph, n));
+      const ws = new WeightStore(new Schedule(o.chip));
+      throw new SfError(`the layer's weights (${mib(matrixBytes(graph))} of int8 matrices) do not fit on ${o.chips} x ${o.chip.name} (${mib(ws.capacityBytes(o.chip) * o.chips)} of weight slices)${need ? `: try --chips ${need}` : ''}`);
+    }
     try {
-      return compileFor(config, o, graph, weights, inputs, o.chips);
+      return compileFor(config, o, graph, data().weights, data().inputs, o.chips);
     } catch (e) {
       if (!(e instanceof FitError)) throw e;
       const need = chipCounts(config).find((n) => n > o.chips! && fitsRoughly(o.chip, graph, n));
@@ -234,7 +242,7 @@ export function compileLayer(config: ModelConfig, o: CompileLayerOptions): Compi
   for (const n of chipCounts(config)) {
     if (!fitsRoughly(o.chip, graph, n)) continue;
     try {
-      return compileFor(config, o, graph, weights, inputs, n);
+      return compileFor(config, o, graph, data().weights, data().inputs, n);
     } catch (e) {
       if (!(e instanceof FitError)) throw e;
       last = e;
@@ -243,12 +251,16 @@ export function compileLayer(config: ModelConfig, o: CompileLayerOptions): Compi
   throw new SfError(`the layer does not fit on up to ${chipCounts(config).at(-1)} x ${o.chip.name}${last ? `: ${last.message}` : ''}`);
 }
 
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+
+function matrixBytes(graph: LayerGraph): number {
+  return Object.values(graph.weights).filter((w) => w.kind === 'matrix').reduce((a, w) => a + w.bytes, 0);
+}
+
 /** The weights of one chip's share fit its feeding slices (a quick test before compiling). */
 export function fitsRoughly(chip: ChipConfig, graph: LayerGraph, ranks: number): boolean {
-  const sch = new Schedule(chip);
-  const ws = new WeightStore(sch);
-  const matrices = Object.values(graph.weights).filter((w) => w.kind === 'matrix').reduce((a, w) => a + w.bytes, 0);
-  return matrices / ranks <= ws.capacityBytes(chip) * 0.98;
+  const ws = new WeightStore(new Schedule(chip));
+  return matrixBytes(graph) / ranks <= ws.capacityBytes(chip) * 0.98;
 }
 
 export { newAct };

@@ -1,0 +1,62 @@
+// The layer compiler end to end: compile a decoder layer of a model config, emulate it in checked
+// mode, and check every compiled op against the reference within its rounding bound; emulated
+// cycles must equal the compiler's prediction exactly.
+import { describe, expect, test } from 'vitest';
+import { loadModelConfig, parseModelConfig } from '../src/models/config.js';
+import { loadChipPreset } from '../src/chip/preset.js';
+import { loadCoreWasm } from '../src/chip/wasm-node.js';
+import { compileLayer, type CompileLayerOptions } from '../src/compiler/layer.js';
+import { runCompiledLayer } from '../src/compiler/run-layer.js';
+
+const tsp = loadChipPreset('tsp-v1');
+const wasm = loadCoreWasm();
+const tiny = loadModelConfig('tiny');
+/** A mid-size Llama (GQA 4:1, two K-tiles of hidden on tsp-v1, heads of 64). */
+const mid = parseModelConfig({
+  architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_act: 'silu', hidden_size: 640, intermediate_size: 1280,
+  num_attention_heads: 10, num_key_value_heads: 2, head_dim: 64, max_position_embeddings: 1024, num_hidden_layers: 2,
+  rms_norm_eps: 1e-5, rope_theta: 10000, vocab_size: 1000,
+}, 'mid');
+
+const STOP = process.env.SF_LAYER_STOP; // all ops by default
+
+async function check(config: typeof tiny, o: Omit<CompileLayerOptions, 'chip'>) {
+  const layer = compileLayer(config, { chip: tsp, stopAfter: STOP, ...o });
+  const run = await runCompiledLayer(layer, wasm, { checked: true });
+  const bad = run.checks.filter((c) => !c.comparison.ok).map((c) => `${c.op}/${c.output}: ${JSON.stringify(c.comparison.worst)}`);
+  expect(bad).toEqual([]);
+  expect(run.cycles).toBe(layer.predictedCycles);
+  expect(run.checks.length).toBeGreaterThan(0);
+  return { layer, run };
+}
+
+describe('compileLayer', () => {
+  test('tiny decode on one tsp-v1: every op within its bound, cycles as predicted', async () => {
+    const { layer } = await check(tiny, { phase: 'decode', past: 5 });
+    expect(layer.chips).toBe(1);
+    expect(layer.ops.reduce((a, o) => a + o.cycles, 0)).toBeLessThanOrEqual(layer.predictedCycles);
+  }, 60_000);
+
+  test('tiny decode at batch 2, and prefill of 7 tokens', async () => {
+    await check(tiny, { phase: 'decode', past: 5, batch: 2 });
+    await check(tiny, { phase: 'prefill', tokens: 7 });
+  }, 120_000);
+
+  test('tensor parallel over 2 chips gives the same verified result', async () => {
+    const { layer } = await check(tiny, { phase: 'decode', past: 5, chips: 2 });
+    expect(layer.source).toContain('.system node-2');
+  }, 60_000);
+
+  test('a mid-size layer (640 hidden, GQA) decodes within bounds', async () => {
+    await check(mid, { phase: 'decode', past: 40 });
+  }, 120_000);
+
+  test('a layer too big for the chips names the shortfall and a chip count', () => {
+    const big = loadModelConfig('llama-3-8b');
+    expect(() => compileLayer(big, { chip: tsp, phase: 'decode', past: 10, chips: 1 })).toThrow(/do not fit on 1 x tsp-v1.*try --chips 2/);
+  });
+
+  test('chip counts that do not divide the heads are refused by name', () => {
+    expect(() => compileLayer(tiny, { chip: tsp, phase: 'decode', past: 5, chips: 3 })).toThrow(/num_attention_heads \(4\) is not a multiple of 3/);
+  });
+});
