@@ -60,3 +60,23 @@ describe('compileLayer', () => {
     expect(() => compileLayer(tiny, { chip: tsp, phase: 'decode', past: 5, chips: 3 })).toThrow(/num_attention_heads \(4\) is not a multiple of 3/);
   });
 });
+
+describe('compileLayer, the MLP block as a segment (its input h from the reference)', () => {
+  test('on one chip and tensor parallel on two (split quantisation max and down_proj all-reduce)', async () => {
+    for (const chips of [1, 2]) {
+      const layer = compileLayer(tiny, { chip: tsp, phase: 'decode', past: 5, from: 'mlp_norm', chips });
+      const run = await runCompiledLayer(layer, wasm, { checked: true });
+      const bad = run.checks.filter((c) => !c.comparison.ok).map((c) => `${c.op}/${c.output}: ${JSON.stringify(c.comparison.worst)}`);
+      expect(bad).toEqual([]);
+      expect(run.checks.map((c) => c.op)).toContain('mlp_residual');
+      expect(run.cycles).toBe(layer.predictedCycles);
+    }
+  }, 60_000);
+
+  test('mid-size MLP at batch 2 on two chips', async () => {
+    const layer = compileLayer(mid, { chip: tsp, phase: 'decode', past: 3, batch: 2, from: 'mlp_norm', chips: 2 });
+    const run = await runCompiledLayer(layer, wasm, { checked: true });
+    expect(run.checks.filter((c) => !c.comparison.ok)).toEqual([]);
+    expect(run.cycles).toBe(layer.predictedCycles);
+  }, 60_000);
+});

@@ -10,6 +10,7 @@ import { SfError } from '../util/errors.js';
 import type { ModelConfig } from '../models/config.js';
 import { buildLayerGraph, type GraphOp, type LayerGraph, type LayerOptions } from '../models/graph.js';
 import { randomInputs, randomWeights, storeWeights, type LayerInputs, type StoredWeights } from '../models/weights.js';
+import { runReference } from '../models/reference.js';
 import { newAct, type Act, type LayerCtx, type Lowering, type Share } from './context.js';
 import { lowerAccReduce, lowerDequant, lowerMatmul } from './linear.js';
 import { encodeF32 } from './rows.js';
@@ -28,6 +29,9 @@ export interface CompileLayerOptions extends LayerOptions {
   inputs?: LayerInputs;
   /** Compile the ops up to and including this one only (tests). */
   stopAfter?: string;
+  /** Start at this op: the tensors it and later ops need from earlier ops are placed as data,
+   * from the reference (a segment of the layer: tests, and layers whose early ops are skipped). */
+  from?: string;
   /** Data files go to `<dataDir>/<tensor>.bin` (default "layer.data"); per chip under ${chip}/. */
   dataDir?: string;
 }
@@ -161,7 +165,22 @@ function compileFor(config: ModelConfig, o: CompileLayerOptions, graph: LayerGra
   const ops: OpTiming[] = [];
   const compiled: string[] = [];
   let start = 0;
-  for (const op of graph.ops) {
+  const first = o.from ? graph.ops.findIndex((op) => op.name === o.from) : 0;
+  if (first < 0) throw new SfError(`no op "${o.from}" in the layer graph`);
+  if (first > 0) {
+    // the segment's inputs from earlier ops: residual-stream tensors [M, hidden], from the reference
+    const ref = runReference(graph, weights, inputs);
+    const made = new Set(graph.ops.slice(first).flatMap((op) => op.outputs.map((t) => t.name)));
+    for (const op of graph.ops.slice(first)) {
+      for (const t of op.inputs) {
+        if (made.has(t.name) || ctx.acts.has(t.name) || graph.weights[t.name]) continue;
+        if (t.shape.length !== 2 || t.shape[1] !== H || t.dtype !== 'fp32') throw new SfError(`a segment from ${o.from} needs ${t.name}, which is not a [tokens, hidden] fp32 tensor`);
+        const tt = sram.alloc(t.name, 'fp32', M * Math.ceil(H / L), { data: encodeF32(ref.values[t.name]!, M, H, L) });
+        ctx.acts.set(t.name, { t: tt, tokens: M, tiles: Math.ceil(H / L), per: L, cols: H, first: 0 });
+      }
+    }
+  }
+  for (const op of graph.ops.slice(first)) {
     ctx.units = new Set();
     let end = start;
     for (const lower of lowering(op)) end = Math.max(lower(ctx, op, end), sch.quiet());

@@ -83,3 +83,18 @@ export function encodeF32(values: ArrayLike<number>, rows: number, cols: number,
   for (let r = 0; r < rows; r++) for (let f = 0; f < cols; f++) out[(r * tiles + Math.floor(f / per)) * lanes + (f % per)] = values[r * cols + f];
   return new Uint8Array(out.buffer);
 }
+
+/**
+ * Reads a[ra] and b[rb] so that both are at the VXM on `cy`. Two tensors in one slice cannot both
+ * be read on one cycle (the ports): then b is read vxmAlu cycles earlier and passed through ALU
+ * `alu` (MULS by 1, exact) so that it arrives on time. Returns the two stream groups.
+ */
+export function readTwo(sch: Schedule, a: ChipTensor, ra: number, b: ChipTensor, rb: number, cy: number, vxm: number, alu: string, what: string): [number, number] {
+  const ab = readRow(sch, a, ra, cy, vxm, what);
+  if (!a.slices.some((s) => b.slices.includes(s))) return [ab, readRow(sch, b, rb, cy, vxm, what)];
+  const d = sch.chip.delays.vxmAlu;
+  const early = readRow(sch, b, rb, cy - d, vxm, what);
+  const bb = chain(sch, CHIP_BYTES[b.dtype], cy, `${what} (delayed)`);
+  sch.issue(alu, cy - d, `MULS.${b.dtype} ${sch.plan.streamName(bb)}, ${sch.plan.streamName(early)}, 1`);
+  return [ab, bb];
+}

@@ -130,7 +130,11 @@ export async function runCompiledLayer(layer: CompiledLayer, wasm: Uint8Array, o
     const ref = runReference(layer.graph, layer.weights, layer.inputs);
     const actual = gatherTensors(layer, ref, read);
     const compiled = new Set(layer.compiled);
-    const sub = { ...ref, graph: { ...layer.graph, ops: layer.graph.ops.filter((op) => compiled.has(op.name)) } };
+    const ops = layer.graph.ops.filter((op) => compiled.has(op.name));
+    // a segment's inputs from earlier ops are inputs of the checked graph (bound 0: given)
+    const made = new Set(ops.flatMap((op) => op.outputs.map((t) => t.name)));
+    const segmentInputs = ops.flatMap((op) => op.inputs.map((t) => t.name)).filter((n) => !made.has(n) && !layer.graph.inputs.includes(n) && !layer.graph.weights[n]);
+    const sub = { ...ref, graph: { ...layer.graph, ops, inputs: [...layer.graph.inputs, ...new Set(segmentInputs)] } };
     checks = checkOpByOp(sub, actual);
   }
   return { cycles, predictedCycles: layer.predictedCycles, hazards: 0, verified: functional && checks.every((c) => c.comparison.ok), checks, seconds };

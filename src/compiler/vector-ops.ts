@@ -11,7 +11,7 @@
 import { SfError } from '../util/errors.js';
 import type { GraphOp } from '../models/graph.js';
 import { act, newAct, type Act, type LayerCtx } from './context.js';
-import { chain, encodeF32, readRow, storeRow } from './rows.js';
+import { chain, encodeF32, readRow, readTwo, storeRow } from './rows.js';
 import { allReduceRows } from './allreduce.js';
 
 const alu = (ctx: LayerCtx, i: number) => `VXM.${i % ctx.chip.vxmAlus}`;
@@ -103,8 +103,7 @@ export function lowerRmsNorm(ctx: LayerCtx, op: GraphOp, start: number): number 
     void invReady;
     for (let v = 0; v < V; v++) {
       c = sch.attempt(c, (cy) => {
-        const xb = readRow(sch, x.t, m * V + v, cy, ctx.vxm, `${op.name} x again`);
-        const ib = readRow(sch, inv, m, cy, ctx.vxm, `${op.name} inv back`);
+        const [xb, ib] = readTwo(sch, x.t, m * V + v, inv, m, cy, ctx.vxm, alu(ctx, 12), `${op.name} x, inv`);
         const xi = chain(sch, 4, cy + d.vxmAlu, `${op.name} x*inv`);
         sch.issue(alu(ctx, 4), cy, `MUL.fp32 ${sn(ctx, xi)}, ${sn(ctx, xb)}, ${sn(ctx, ib)}`);
         const gb = readRow(sch, g, v, cy + d.vxmAlu, ctx.vxm, `${op.name} g`);
@@ -180,8 +179,7 @@ export function lowerQuantizeInt8(ctx: LayerCtx, op: GraphOp, start: number): nu
   for (let m = 0; m < M; m++) {
     for (let v = 0; v < V; v++) {
       c = sch.attempt(c, (cy) => {
-        const xb = readRow(sch, x.t, m * V + v, cy, ctx.vxm, `${op.name} x again`);
-        const ib = readRow(sch, inv, m, cy, ctx.vxm, `${op.name} inv back`);
+        const [xb, ib] = readTwo(sch, x.t, m * V + v, inv, m, cy, ctx.vxm, alu(ctx, 13), `${op.name} x, inv`);
         const xi = chain(sch, 4, cy + d.vxmAlu, `${op.name} x/s`);
         sch.issue(alu(ctx, 6), cy, `MUL.fp32 ${sn(ctx, xi)}, ${sn(ctx, xb)}, ${sn(ctx, ib)}`);
         const st = storeRow(sch, q.t, m * V + v, ctx.vxm, cy + d.vxmAlu + d.vxmLarge, `${op.name} codes`);
@@ -206,8 +204,7 @@ export function lowerBinary(ctx: LayerCtx, op: GraphOp, start: number): number {
   let end = start;
   for (let r = 0; r < a.tokens * a.tiles; r++) {
     c = sch.attempt(c, (cy) => {
-      const ab = readRow(sch, a.t, r, cy, ctx.vxm, `${op.name} a`);
-      const bb = readRow(sch, b.t, r, cy, ctx.vxm, `${op.name} b`);
+      const [ab, bb] = readTwo(sch, a.t, r, b.t, r, cy, ctx.vxm, alu(ctx, 14 + (r % 2)), `${op.name} a, b`);
       const st = storeRow(sch, y.t, r, ctx.vxm, cy + d.vxmAlu, `${op.name} y`);
       sch.issue(alu(ctx, r % 2), cy, `${mn}.fp32 ${sn(ctx, st.base)}, ${sn(ctx, ab)}, ${sn(ctx, bb)}`);
       end = Math.max(end, st.ready);

@@ -92,6 +92,8 @@ function propagate(result: ReferenceResult, model: Model, local: boolean): Bound
   };
   const err = (n: string) => {
     const e = E[n];
+    // local bounds take every input as given (a segment's inputs included)
+    if (!e && local) return new Float64Array(val(n).length);
     if (!e) throw new Error(`internal: no bound for ${n}`);
     return local ? new Float64Array(e.length) : e;
   };
