@@ -7,6 +7,7 @@ import { loadChipPreset } from '../src/chip/preset.js';
 import { loadCoreWasm } from '../src/chip/wasm-node.js';
 import { compileLayer, type CompileLayerOptions } from '../src/compiler/layer.js';
 import { runCompiledLayer } from '../src/compiler/run-layer.js';
+import { sramflow } from './helpers/cli.js';
 
 const tsp = loadChipPreset('tsp-v1');
 const wasm = loadCoreWasm();
@@ -79,4 +80,19 @@ describe('compileLayer, the MLP block as a segment (its input h from the referen
     expect(run.checks.filter((c) => !c.comparison.ok)).toEqual([]);
     expect(run.cycles).toBe(layer.predictedCycles);
   }, 60_000);
+});
+
+describe('sramflow run/compile <model.json>: bad input', () => {
+  test('a bad flag value, a layer too big, and a bad chip count are one-line errors with exit 2', () => {
+    const bad = sramflow('run', 'programs/models/tiny.json', '--phase', 'sideways');
+    expect(bad.code).toBe(2);
+    expect(bad.err.trim()).toBe('sramflow: --phase must be decode or prefill, not "sideways"');
+    const big = sramflow('run', 'programs/models/llama-3-8b.json', '--chips', '1');
+    expect(big.code).toBe(2);
+    expect(big.err.trim().split('\n')).toHaveLength(1);
+    expect(big.err).toMatch(/do not fit on 1 x tsp-v1 .*try --chips 2/);
+    const odd = sramflow('compile', 'programs/models/tiny.json', '--chips', '3', '-o', '/tmp/sf-never.sfa');
+    expect(odd.code).toBe(2);
+    expect(odd.err).toMatch(/num_attention_heads \(4\) is not a multiple of 3/);
+  });
 });

@@ -41,7 +41,7 @@ export function compileFromFlags(path: string, flags: Record<string, unknown>, d
   const batch = (flags.batch as number | undefined) ?? 1;
   // --context: tokens in each sequence's KV cache after this step (decode: the past plus the new
   // token; prefill: the prompt)
-  const context = (flags.context as number | undefined) ?? (phase === 'decode' ? 2048 : 128);
+  const context = (flags.context as number | undefined) ?? Math.min(phase === 'decode' ? 2048 : 128, config.maxPositionEmbeddings);
   if (context > config.maxPositionEmbeddings) throw new SfError(`--context ${context} exceeds the model's max_position_embeddings (${config.maxPositionEmbeddings})`);
   const o: CompileLayerOptions = {
     phase, batch, dtype: dtype as ModelDtype, chip,
