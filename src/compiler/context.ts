@@ -55,6 +55,8 @@ export interface LayerCtx {
   /** This chip's share; the program is the same on every chip, initial data is given per rank. */
   share: Share;
   acts: Map<string, Act>;
+  /** No values: matrices are empty and data given to the allocator is dropped (timing only). */
+  timingOnly: boolean;
   /** Position of the VXM. */
   vxm: number;
   /** The lowering's notes for the per-op report: units used and what bounds the op. */

@@ -34,6 +34,9 @@ export interface CompileLayerOptions extends LayerOptions {
   from?: string;
   /** Data files go to `<dataDir>/<tensor>.bin` (default "layer.data"); per chip under ${chip}/. */
   dataDir?: string;
+  /** No data at all (no weights generated, tensors start as zeros): for timing-only runs of big
+   * layers, where the values do not matter and generating them costs seconds and gigabytes. */
+  timingOnly?: boolean;
 }
 
 export interface OpTiming {
@@ -147,11 +150,12 @@ function compileFor(config: ModelConfig, o: CompileLayerOptions, graph: LayerGra
   const chip = o.chip;
   const sch = new Schedule(chip);
   const weightStore = new WeightStore(sch);
-  const sram = new Sram(sch, weightStore.activationSlices);
+  const sram = new Sram(sch, weightStore.activationSlices, o.timingOnly === true);
   const ctx: LayerCtx = {
     chip, sch, sram, weightStore, graph, weights, inputs,
     share: shareFor(config, ranks),
     acts: new Map(),
+    timingOnly: o.timingOnly === true,
     vxm: sch.position('VXM'),
     units: new Set(),
   };
@@ -167,6 +171,7 @@ function compileFor(config: ModelConfig, o: CompileLayerOptions, graph: LayerGra
   let start = 0;
   const first = o.from ? graph.ops.findIndex((op) => op.name === o.from) : 0;
   if (first < 0) throw new SfError(`no op "${o.from}" in the layer graph`);
+  if (first > 0 && o.timingOnly) throw new SfError('a segment (from) needs values: not with timingOnly');
   if (first > 0) {
     // the segment's inputs from earlier ops: residual-stream tensors [M, hidden], from the reference
     const ref = runReference(graph, weights, inputs);
@@ -237,7 +242,7 @@ export function chipCounts(config: ModelConfig, max = 64): number[] {
 export function compileLayer(config: ModelConfig, o: CompileLayerOptions): CompiledLayer {
   const graph = buildLayerGraph(config, o);
   let stored: { weights: StoredWeights; inputs: LayerInputs } | null = null;
-  const data = () => (stored ??= {
+  const data = () => (stored ??= o.timingOnly ? placeholders(config, graph) : {
     weights: o.weights ?? storeWeights(config, randomWeights(config, o.seed ?? 1), graph.shape.precision),
     inputs: o.inputs ?? randomInputs(config, graph.shape, o.seed ?? 1),
   });
@@ -268,6 +273,15 @@ export function compileLayer(config: ModelConfig, o: CompileLayerOptions): Compi
     }
   }
   throw new SfError(`the layer does not fit on up to ${chipCounts(config).at(-1)} x ${o.chip.name}${last ? `: ${last.message}` : ''}`);
+}
+
+/** Timing-only: matrices empty, everything else zeros of the right size. */
+function placeholders(config: ModelConfig, graph: LayerGraph): { weights: StoredWeights; inputs: LayerInputs } {
+  const weights: StoredWeights = {};
+  for (const [name, w] of Object.entries(graph.weights)) weights[name] = new Float64Array(w.kind === 'matrix' ? 0 : w.elements);
+  const { rows: M, batch: B, past: P } = graph.shape;
+  const pastN = B * config.numKeyValueHeads * P * config.headDim;
+  return { weights, inputs: { x: new Float64Array(M * config.hiddenSize), kPast: new Float64Array(pastN), vPast: new Float64Array(pastN) } };
 }
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;

@@ -36,6 +36,12 @@ export function linearShare(ctx: LayerCtx, op: GraphOp): { outFirst: number; out
     case 'gate_proj':
     case 'up_proj':
       return { outFirst: rank * s.intermediate, outCols: s.intermediate, inFirst: 0, inCols: a.inFeatures, rowSplit: false };
+    case 'lm_head': {
+      // the vocabulary projection: outputs split evenly (the last chip may hold fewer)
+      const per = Math.ceil(a.outFeatures / s.ranks);
+      const first = Math.min(a.outFeatures, rank * per);
+      return { outFirst: first, outCols: Math.min(per, a.outFeatures - first), inFirst: 0, inCols: a.inFeatures, rowSplit: false };
+    }
     case 'o_proj':
       return { outFirst: 0, outCols: a.outFeatures, inFirst: rank * s.heads * D, inCols: s.heads * D, rowSplit: s.ranks > 1 };
     case 'down_proj':
@@ -96,12 +102,12 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
       const n = Math.min(fit, remaining);
       const gi = pl.group;
       const names = g.map((s) => `w_${op.name}_${s.replace('.', '_')}`);
-      const datas = g.map((_, f) => Array.from({ length: ctx.share.ranks }, () => new Int8Array(n * I * widthOf(f) * L)));
+      const datas = g.map((_, f) => Array.from({ length: ctx.timingOnly ? 0 : ctx.share.ranks }, () => new Int8Array(n * I * widthOf(f) * L)));
       for (let j = 0; j < n; j++, idx++) {
         const nn = list[Math.floor(idx / kt)];
         const kk = idx % kt;
         where.set(`${pi}:${nn}:${kk}`, { group: gi, row: j * I, tensor: (f) => names[f] });
-        for (let r = 0; r < ctx.share.ranks; r++) {
+        for (let r = 0; r < datas[0].length; r++) {
           const rs = linearShareFor(ctx, op, r);
           for (let f = 0; f < F; f++) {
             const wd = widthOf(f);
@@ -126,7 +132,7 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
       }
       g.forEach((s, f) => {
         const addr = ctx.sram.take([s], n * I * widthOf(f), `weights of ${op.name}`);
-        sch.addTensor({ name: names[f], dtype: 'int8', rows: n * I * widthOf(f), cols: L, placement: [{ slice: s, addr }], data: datas[f].map((d) => new Uint8Array(d.buffer)) });
+        sch.addTensor({ name: names[f], dtype: 'int8', rows: n * I * widthOf(f), cols: L, placement: [{ slice: s, addr }], data: ctx.timingOnly ? undefined : datas[f].map((d) => new Uint8Array(d.buffer)) });
       });
       // later ops continue after this op's rows in the same group
       remaining -= n;

@@ -44,8 +44,12 @@ export class Sram {
   readonly pairs: [string, string][] = [];
   private turn = 0;
 
-  constructor(sch: Schedule, activationSlices: string[]) {
+  /** Drop every tensor's data (timing-only compiles: the tensors start as zeros). */
+  private readonly dataless: boolean;
+
+  constructor(sch: Schedule, activationSlices: string[], dataless = false) {
     this.sch = sch;
+    this.dataless = dataless;
     this.chip = sch.chip;
     for (let i = 0; i + 1 < activationSlices.length; i += 2) this.pairs.push([activationSlices[i], activationSlices[i + 1]]);
     if (!this.pairs.length) throw new SfError(`chip ${this.chip.name}: no MEM slices left for activations`);
@@ -73,7 +77,7 @@ export class Sram {
     if (bytes % slices.length) throw new Error(`internal: ${dtype} cannot split over ${slices.length} slices`);
     const addr = this.take(slices, Math.max(1, rows) * (bytes / slices.length), `tensor ${name} (${dtype}[${rows},${this.chip.lanes}])`);
     const t: ChipTensor = { name, dtype, rows, slices, addr };
-    this.sch.addTensor({ name, dtype, rows: Math.max(1, rows), cols: this.chip.lanes, placement: slices.map((slice) => ({ slice, addr })), data: opts.data, output: opts.output });
+    this.sch.addTensor({ name, dtype, rows: Math.max(1, rows), cols: this.chip.lanes, placement: slices.map((slice) => ({ slice, addr })), data: this.dataless ? undefined : opts.data, output: opts.output });
     return t;
   }
 
