@@ -35,7 +35,8 @@ describe('compileLayer', () => {
   test('tiny decode on one tsp-v1: every op within its bound, cycles as predicted', async () => {
     const { layer } = await check(tiny, { phase: 'decode', past: 5 });
     expect(layer.chips).toBe(1);
-    expect(layer.ops.reduce((a, o) => a + o.cycles, 0)).toBeLessThanOrEqual(layer.predictedCycles);
+    // ops overlap where they do not depend on each other; each lies within the program
+    for (const op of layer.ops) expect(op.start >= 0 && op.end >= op.start && op.end <= layer.predictedCycles).toBe(true);
   }, 60_000);
 
   test('tiny decode at batch 2, and prefill of 7 tokens', async () => {

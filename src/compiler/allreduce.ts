@@ -29,21 +29,25 @@ export function allReduceRows(ctx: LayerCtx, t: ChipTensor, rows: number, op: 'A
   const sides = [...new Set(links.map((j) => linkSlice(ctx, j)))];
   const name = (id: number) => sch.plan.streamName(id);
   ctx.units.add('C2C').add('VXM');
-  // sends: one read per row and side of the chip, every link of that side sends it
-  let s0 = start;
-  s0 = sch.attempt(s0, (s) => {
-    for (let r = 0; r < rows; r++) {
-      const at = s + r * busy;
-      for (const side of sides) {
-        const base = readRow(sch, t, r, at, sch.position(side), `${what} send row ${r}`);
-        for (const j of links) if (linkSlice(ctx, j) === side) sch.issue(`C2C.${j}`, at, `SEND ${name(base)}, ${width}`);
-      }
-    }
-  }, `${what} sends`);
-  let end = start;
-  let c = s0 + busy + chip.c2cLatencyCycles;
+  // sends: one read per row and side of the chip, every link of that side sends it; a row goes
+  // as soon as it is in SRAM (rows land one by one while the producer still runs) and the links
+  // are free again
+  const sent: number[] = [];
+  let next = start;
   for (let r = 0; r < rows; r++) {
-    const arrive = s0 + r * busy + busy + chip.c2cLatencyCycles;
+    const at = sch.attempt(next, (s) => {
+      for (const side of sides) {
+        const base = readRow(sch, t, r, s, sch.position(side), `${what} send row ${r}`);
+        for (const j of links) if (linkSlice(ctx, j) === side) sch.issue(`C2C.${j}`, s, `SEND ${name(base)}, ${width}`);
+      }
+    }, `${what} send row ${r}`);
+    sent.push(at);
+    next = at + busy;
+  }
+  let end = start;
+  let c = start;
+  for (let r = 0; r < rows; r++) {
+    const arrive = sent[r] + busy + chip.c2cLatencyCycles;
     c = sch.attempt(Math.max(c, arrive), (t0) => {
       // own row at the VXM on t0; the peer from link j joins on t0 + j * vxmAlu
       let acc = readRow(sch, t, r, t0, ctx.vxm, `${what} own row ${r}`);

@@ -55,6 +55,8 @@ export interface Roofline {
   cycles: number;
   weightCycles: number;
   macCycles: number;
+  /** Unavoidable chip-to-chip time of the tensor-parallel partition (0 on one chip). */
+  c2cCycles: number;
   bound: string;
 }
 
@@ -130,9 +132,26 @@ function chipRoofline(chip: ChipConfig, graph: LayerGraph, ranks: number): Roofl
   const macsPerCycle = 2 * chip.mxmPlanesPerHemisphere * chip.lanes * chip.lanes;
   const weightCycles = Math.ceil(graph.totals.weightBytes / ranks / streamBytes);
   const macCycles = Math.ceil(graph.totals.macs / ranks / macsPerCycle);
+  const c2cCycles = c2cFloor(chip, graph, ranks);
+  const c2c = c2cCycles ? ` + ${c2cCycles} cycles of C2C (tensor-parallel exchanges)` : '';
   return weightCycles >= macCycles
-    ? { cycles: weightCycles, weightCycles, macCycles, bound: `weight bytes / stream bandwidth into the MXMs (${streamBytes} B/cycle)` }
-    : { cycles: macCycles, weightCycles, macCycles, bound: `MACs / MXM peak (${macsPerCycle} int8 MAC/cycle)` };
+    ? { cycles: weightCycles + c2cCycles, weightCycles, macCycles, c2cCycles, bound: `weight bytes / stream bandwidth into the MXMs (${streamBytes} B/cycle)${c2c}` }
+    : { cycles: macCycles + c2cCycles, weightCycles, macCycles, c2cCycles, bound: `MACs / MXM peak (${macsPerCycle} int8 MAC/cycle)${c2c}` };
+}
+
+/**
+ * The C2C time no schedule of this partition avoids: the two all-reduces of the row-split
+ * projections' int32 sums (M x ceil(hidden / lanes) rows of 4 stream vectors) and the two
+ * all-reduces of a split row's maximum (M rows), each at least min(1, 2/N) of its rows per link
+ * (a reduce-scatter then all-gather moves 2/N of them) plus one link latency.
+ */
+function c2cFloor(chip: ChipConfig, graph: LayerGraph, ranks: number): number {
+  if (ranks < 2) return 0;
+  const M = graph.shape.rows;
+  const busy = 4 * chip.c2cVectorCycles;
+  const exchange = (rows: number) => Math.ceil(rows * Math.min(1, 2 / ranks)) * busy + chip.c2cLatencyCycles;
+  const quantised = graph.shape.precision.linear === 'int8';
+  return 2 * exchange(M * Math.ceil(graph.config.hiddenSize / chip.lanes)) + (quantised ? 2 * exchange(M) : 0);
 }
 
 /** The floor of one op on this chip and what it is. */
@@ -168,7 +187,6 @@ function compileFor(config: ModelConfig, o: CompileLayerOptions, graph: LayerGra
 
   const ops: OpTiming[] = [];
   const compiled: string[] = [];
-  let start = 0;
   const first = o.from ? graph.ops.findIndex((op) => op.name === o.from) : 0;
   if (first < 0) throw new SfError(`no op "${o.from}" in the layer graph`);
   if (first > 0) {
@@ -184,14 +202,20 @@ function compileFor(config: ModelConfig, o: CompileLayerOptions, graph: LayerGra
       }
     }
   }
+  // each op starts when its inputs are in SRAM (ops that do not depend on each other overlap,
+  // and the Schedule's reservations keep them apart)
+  const ready = new Map<string, number>();
   for (const op of graph.ops.slice(first)) {
     ctx.units = new Set();
+    const start = Math.max(0, ...op.inputs.map((t) => ready.get(t.name) ?? 0));
+    // the stages of an op (matmul, all-reduce, dequantise) all start with the op: each row waits
+    // for its own producer (Schedule.checkReady), so they overlap row by row
     let end = start;
-    for (const lower of lowering(op)) end = Math.max(lower(ctx, op, end), sch.quiet());
+    for (const lower of lowering(op)) end = Math.max(end, lower(ctx, op, start));
+    for (const t of op.outputs) ready.set(t.name, end);
     const f = opFloor(chip, op, ranks);
     ops.push({ name: op.name, kind: op.kind, start, end, cycles: end - start, units: [...ctx.units].sort(), bound: f.bound, floorCycles: f.cycles });
     compiled.push(op.name);
-    start = end;
     if (o.stopAfter === op.name) break;
   }
   const outputs = new Set(graph.outputs);

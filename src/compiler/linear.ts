@@ -145,7 +145,7 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
   for (const pl of planes) for (const g of pl.groups) for (const s of g) far = Math.max(far, sch.travel(sch.position(s), pl.pos));
   let end = start;
   planes.forEach((pl, pi) => {
-    let c = start + dRead + far;
+    let c = Math.max(start + dRead + far, sch.free(pl.queue));
     for (let m = 0; m < M; m++) {
       for (const nn of tilesOf[pi]) {
         for (let kk = 0; kk < kt; kk++) {

@@ -64,7 +64,7 @@ export class Schedule {
    * Runs `place` for start cycles from `earliest` on, until it places everything without a
    * conflict; a failed try is undone. Returns the cycle that worked.
    */
-  attempt(earliest: number, place: (cycle: number) => void, what: string, tries = 4096): number {
+  attempt(earliest: number, place: (cycle: number) => void, what: string, tries = 50_000): number {
     for (let c = earliest; c < earliest + tries; c++) {
       const undo: (() => void)[] = [];
       this.undo = undo;

@@ -33,6 +33,7 @@ function reduceRow(
   first: (dst: string, src: string) => string,
   read: (v: number, cycle: number) => number,
   what: string,
+  then: (base: number, at: number) => void,
 ): { base: number; at: number } {
   const { sch, chip } = ctx;
   const d = chip.delays;
@@ -61,6 +62,8 @@ function reduceRow(
         const back = sch.pickStreams(false, 4, [{ offset: 0, width: 4, from: sxm, cycle: rAt + d.sxmReduce, to: ctx.vxm }], `${what} total`);
         sch.issue('SXM.E', rAt, `${kind === 'sum' ? 'RSUM' : 'RMAX'}.fp32 ${sn(ctx, back)}, ${sn(ctx, out)}`);
         result = { base: back, at: rAt + d.sxmReduce + hops };
+        // what uses the total: placed in the same try (the total passes the VXM once)
+        then(result.base, result.at);
       }
     }
   }, `${what} reduction`);
@@ -88,19 +91,15 @@ export function lowerRmsNorm(ctx: LayerCtx, op: GraphOp, start: number): number 
   let c = start;
   let end = start;
   for (let m = 0; m < M; m++) {
-    const tot = reduceRow(ctx, c, V, 'sum', (dst, src) => `MUL.fp32 ${dst}, ${src}, ${src}`, (v, cy) => readRow(sch, x.t, m * V + v, cy, ctx.vxm, `${op.name} x`), `${op.name} m${m}`);
-    // 1/sqrt(sum/dim + eps), written to SRAM (a value passes the VXM once)
-    const invReady = sch.attempt(tot.at, (b) => {
-      if (b !== tot.at) throw new Error('internal: the row total passes the VXM once');
+    reduceRow(ctx, c, V, 'sum', (dst, src) => `MUL.fp32 ${dst}, ${src}, ${src}`, (v, cy) => readRow(sch, x.t, m * V + v, cy, ctx.vxm, `${op.name} x`), `${op.name} m${m}`, (base, b) => {
+      // 1/sqrt(sum/dim + eps), written to SRAM (a value passes the VXM once)
       const mean = chain(sch, 4, b + d.vxmAlu, `${op.name} mean`);
-      sch.issue(alu(ctx, 2), b, `MULS.fp32 ${sn(ctx, mean)}, ${sn(ctx, tot.base)}, ${Math.fround(1 / a.dim)}`);
+      sch.issue(alu(ctx, 2), b, `MULS.fp32 ${sn(ctx, mean)}, ${sn(ctx, base)}, ${Math.fround(1 / a.dim)}`);
       const ms = chain(sch, 4, b + 2 * d.vxmAlu, `${op.name} +eps`);
       sch.issue(alu(ctx, 3), b + d.vxmAlu, `ADDS.fp32 ${sn(ctx, ms)}, ${sn(ctx, mean)}, ${Math.fround(a.eps)}`);
       const st = storeRow(sch, inv, m, ctx.vxm, b + 2 * d.vxmAlu + d.vxmLarge, `${op.name} inv`);
       sch.issue(alu(ctx, 2), b + 2 * d.vxmAlu, `RSQRT.fp32 ${sn(ctx, st.base)}, ${sn(ctx, ms)}`);
-      c = st.ready;
-    }, `${op.name} rsqrt`, 1);
-    void invReady;
+    });
     for (let v = 0; v < V; v++) {
       c = sch.attempt(c, (cy) => {
         const [xb, ib] = readTwo(sch, x.t, m * V + v, inv, m, cy, ctx.vxm, alu(ctx, 12), `${op.name} x, inv`);
@@ -144,13 +143,11 @@ export function lowerQuantizeInt8(ctx: LayerCtx, op: GraphOp, start: number): nu
   let end = start;
   // 1. each row's max |x| (on this chip) to SRAM
   for (let m = 0; m < M; m++) {
-    const mx = reduceRow(ctx, c, V, 'max', (dst, src) => `ABS.fp32 ${dst}, ${src}`, (v, cy) => readRow(sch, x.t, m * V + v, cy, ctx.vxm, `${op.name} x`), `${op.name} m${m}`);
-    sch.attempt(mx.at, (b) => {
-      if (b !== mx.at) throw new Error('internal: the row maximum passes the VXM once');
+    reduceRow(ctx, c, V, 'max', (dst, src) => `ABS.fp32 ${dst}, ${src}`, (v, cy) => readRow(sch, x.t, m * V + v, cy, ctx.vxm, `${op.name} x`), `${op.name} m${m}`, (base, b) => {
       const st = storeRow(sch, lmax, m, ctx.vxm, b + d.vxmAlu, `${op.name} max`);
-      sch.issue(alu(ctx, 2), b, `MAX.fp32 ${sn(ctx, st.base)}, ${sn(ctx, mx.base)}, ${sn(ctx, mx.base)}`);
+      sch.issue(alu(ctx, 2), b, `MAX.fp32 ${sn(ctx, st.base)}, ${sn(ctx, base)}, ${sn(ctx, base)}`);
       end = Math.max(end, st.ready);
-    }, `${op.name} max`, 1);
+    });
     c += V * d.vxmAlu;
   }
   // 2. across the chips
