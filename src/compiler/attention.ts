@@ -1,0 +1,1071 @@
+// Attention on one chip's share of the heads: q_quant, kv_append, attn_scores, attn_softmax,
+// probs_quant, attn_values (RoPE is rope.ts). Both matrix products run on the MXM in the
+// attention dtype (fp16, or bf16 where the chip has it), with the KV cache as installed weights.
+//
+// Geometry: L lanes, H = L/2 rows of an fp16 weight set, head_dim D <= H, B sequences, T new
+// tokens, P past positions, S = P + T; Hq query heads and Hk kv heads on this chip, G = Hq/Hk.
+//
+// The KV cache lives in the activation slices of each MXM plane's side (a plane owns every
+// P-th of its hemisphere's activation slices, r of them); a weight set of H rows is striped over
+// them, row k in slice k mod r, so one IW installs r rows a cycle, each slice reading one fp16 row
+// (2 ports) a cycle. Sets are dealt to the planes round robin:
+//  - K is kept transposed: a K set (sigma, jt) holds, for kpack = floor(H/D) (sequence, kv head)
+//    pairs pi = sigma*kpack + s, row s*D + d = K_pi[jt*L + lane][d] (positions on lanes); rows
+//    of no pair are zero. q K^T is then one MM per query head and token: x = that head's q, fp16,
+//    on lanes s*D .. s*D+D-1 (q_q is laid out so: row m*Hq + h), zero elsewhere; the MM emits the
+//    L scores of the set's positions. All query heads of a GQA group (and all new tokens) reuse
+//    one install.
+//  - V is kept position-major in the heads layout: a V set (b, j, c) holds row k = fp16 of v's
+//    vector j (kv heads j*hpv .., hpv = per/D) of position c*H + k. P V is one MM per query head,
+//    token and chunk c of H positions, x = the probabilities of the chunk (probs_q: row
+//    r*nC + c, lanes 0..H-1); the partial sums of the chunks are added in SRAM at the VXM (a
+//    plane has one set of accumulators, shared by the heads that reuse an install), and a last
+//    pass moves each head's D lanes to its place in attn (SXM SHIFT) and merges the heads of a
+//    vector (MUL by a slot mask, ADD).
+// kv_append writes V rows with one CVT each; a new key goes to lane p mod L of D rows of a K
+// set: per row, the SXM broadcasts the key's element d (DIST), the VXM keeps it on that lane (MUL
+// by a one-hot row) and adds the old row (zero there), and the row is written back.
+// Softmax, per row r = (b, h, t) over the tiles of L positions it attends (scores rows r*nT + jt):
+//  A. z = s * D^-1/2 (+ a mask of -inf outside the causal window on boundary tiles), a lane-wise
+//     running max parked in SRAM between tiles, then RMAX at an SXM; M (and M - mask for boundary
+//     tiles) written to SRAM;
+//  B. e = exp(z - M) per tile (written), summed by ACC, RSUM at an SXM, r2 = rsqrt(sum)^2 (no
+//     divide);
+//  C. p = e * r2.
+// probs_quant casts each probability tile to fp16 (CVT) as two chunks of H positions, the upper
+// half moved to lanes 0..H-1 by an SXM SHIFT. Every instruction is placed by Schedule.attempt at
+// the first cycle its streams, ports and queues are free, so the same code fits tiny and tsp-v1.
+import { SfError } from '../util/errors.js';
+import { encodeElements } from '../util/numerics.js';
+import { firstKey, type GraphOp } from '../models/graph.js';
+import { roundFloat } from '../models/quant.js';
+import { act, type Act, type LayerCtx, type Lowering } from './context.js';
+import { allocNear, aluQueues, chainAny, claimTo, constantApart, f32Bytes, issueAny, place, readFrom, sxmNear } from './attn-common.js';
+import { ATTENTION } from './layer.js';
+import { READ_BACK } from './read-back.js';
+import { lowerRope } from './rope.js';
+import { readTwo, slicePositions, storeRow, writeRow } from './rows.js';
+import { ScheduleConflict, type Schedule } from './schedule.js';
+import type { ChipTensor } from './sram.js';
+
+type Adt = 'fp16' | 'bf16';
+
+/** Everything the read-back decoder needs: plain data, the same on every chip. */
+export interface AttentionLayout {
+  lanes: number;
+  /** H = lanes / 2: rows of an fp16 weight set, positions per probs_q chunk. */
+  half: number;
+  headDim: number;
+  batch: number;
+  tokens: number;
+  past: number;
+  seq: number;
+  window: number | null;
+  /** Query and kv heads on each chip, chips. */
+  heads: number;
+  kvHeads: number;
+  ranks: number;
+  group: number;
+  kpack: number;
+  /** Heads per vector in the heads layout (per / D), and vectors of v per token row. */
+  hpv: number;
+  tilesKV: number;
+  /** Position tiles of L (scores, probs) and chunks of H (probs_q) per row. */
+  nT: number;
+  nC: number;
+  /** Per cache plane: rows per IW (= slices), local rows per set, K and V tensor names by slice. */
+  planes: { r: number; lr: number; k: string[]; v: string[] }[];
+  /** K sets by sigma * nT + jt, V sets by (b * tilesKV + j) * nC + c: plane and first local row. */
+  kSets: { plane: number; base: number }[];
+  vSets: { plane: number; base: number }[];
+  /** Chip tensor names of q_q, scores, probs, probs_q. */
+  tensors: { qq: string; scores: string; probs: string; probsQ: string };
+}
+
+interface CachePlane {
+  queue: string;
+  pos: number;
+  /** Direction of the streams into the plane (MXM.E reads eastward ones). */
+  east: boolean;
+  slices: string[];
+  k: ChipTensor[];
+  v: ChipTensor[];
+}
+
+interface State {
+  lay: AttentionLayout;
+  adt: Adt;
+  planes: CachePlane[];
+  /** Cycle from which each cache row (tensor name:row) holds its latest value. */
+  ready: Map<string, number>;
+  qq?: ChipTensor;
+  scores?: ChipTensor;
+  probs?: ChipTensor;
+  probsQ?: ChipTensor;
+}
+
+/** By the layer's acts map (LayerCtx.acts, CompiledLayer.acts: the same object). */
+const states = new WeakMap<object, State>();
+
+/** The graph tensors whose chip layout is not the plain tile layout: decode with readBackAttention. */
+export const ATTENTION_READBACK: readonly string[] = ['q_rope_q', 'k_cache', 'v_cache', 'scores', 'probs', 'probs_q'];
+
+/** The layout the attention lowerings chose for a compiled layer (after they ran). */
+export function attentionLayout(ctx: Pick<LayerCtx, 'acts'>): AttentionLayout {
+  const s = states.get(ctx.acts);
+  if (!s) throw new Error('internal: attention was not lowered for this layer');
+  return s.lay;
+}
+
+function attnAttrs(ctx: LayerCtx) {
+  const op = ctx.graph.ops.find((o) => o.kind === 'attn_scores');
+  if (!op) throw new Error('internal: the graph has no attn_scores op');
+  return op.attrs as Extract<GraphOp['attrs'], { kind: 'attn_scores' }>;
+}
+
+function bytesOf(adt: Adt, values: Float64Array): Uint8Array {
+  return encodeElements(adt, values);
+}
+
+/** The cache layout, made by the first attention op of the layer, with the past cache placed. */
+function state(ctx: LayerCtx): State {
+  let st = states.get(ctx.acts);
+  if (st) return st;
+  const { chip } = ctx;
+  const a = attnAttrs(ctx);
+  const prec = ctx.graph.shape.precision;
+  const adt = prec.attention;
+  if (adt === 'fp32') throw new SfError(`--dtype ${prec.dtype}: attention runs on the MXM, which has no fp32; use --dtype int8, fp16 or bf16`);
+  if (!chip.mxmDtypes.includes(adt) || !chip.vxmDtypes.includes(adt)) throw new SfError(`chip ${chip.name} has no ${adt} MXM/VXM for attention (--dtype ${prec.dtype})`);
+  const L = chip.lanes;
+  const H = L >> 1;
+  const D = a.headDim;
+  if (D > H) throw new SfError(`head_dim ${D} exceeds ${H}, the rows of an ${adt} weight set on ${chip.name}: the attention lowering keeps a head's dimensions in one set`);
+  const per = Math.floor(L / D) * D;
+  const hpv = per / D;
+  const { heads: Hq, kvHeads: Hk, ranks } = ctx.share;
+  const B = a.batch;
+  const T = a.tokens;
+  const P = a.past;
+  const S = a.seq;
+  const kpack = Math.floor(H / D);
+  const pairs = B * Hk;
+  const nSig = Math.ceil(pairs / kpack);
+  const nT = Math.ceil(S / L);
+  const nC = Math.ceil(S / H);
+  const tilesKV = Math.ceil((Hk * D) / per);
+
+  // cache planes: every MXM plane, with every P-th activation slice of its side
+  const ws = ctx.weightStore;
+  const PP = chip.mxmPlanesPerHemisphere;
+  const planes: CachePlane[] = [];
+  const layPlanes: AttentionLayout['planes'] = [];
+  for (const pl of ws.planes) {
+    const sideSlices = ws.activationSlices.filter((s) => s.startsWith(`MEM.${pl.side}`));
+    const mine = sideSlices.filter((_, i) => i % PP === pl.p);
+    const r = Math.min(mine.length, chip.mxmInstallRows, Math.floor(chip.streamsPerDirection / 2));
+    if (r < 1) continue;
+    planes.push({ queue: pl.queue, pos: pl.pos, east: pl.side === 'E', slices: mine.slice(0, r), k: [], v: [] });
+    layPlanes.push({ r, lr: Math.ceil(H / r), k: [], v: [] });
+  }
+  if (!planes.length) throw new SfError(`chip ${chip.name}: no activation slices next to an MXM plane for the KV cache`);
+  const kSets: AttentionLayout['kSets'] = [];
+  const vSets: AttentionLayout['vSets'] = [];
+  const count = planes.map(() => ({ k: 0, v: 0 }));
+  for (let i = 0; i < nSig * nT; i++) {
+    const p = i % planes.length;
+    kSets.push({ plane: p, base: count[p]!.k * layPlanes[p]!.lr });
+    count[p]!.k++;
+  }
+  // V sets in contiguous runs per plane: a plane sums its chunks of a (sequence, kv vector)
+  // into its own rows, so planes never wait on each other's sums
+  const nV = B * tilesKV * nC;
+  for (let i = 0; i < nV; i++) {
+    const p = Math.floor((i * planes.length) / nV);
+    vSets.push({ plane: p, base: count[p]!.v * layPlanes[p]!.lr });
+    count[p]!.v++;
+  }
+  const lay: AttentionLayout = {
+    lanes: L, half: H, headDim: D, batch: B, tokens: T, past: P, seq: S, window: a.window,
+    heads: Hq, kvHeads: Hk, ranks, group: a.group, kpack, hpv, tilesKV, nT, nC,
+    planes: layPlanes, kSets, vSets,
+    tensors: { qq: 'q_q', scores: 'scores', probs: 'probs', probsQ: 'probs_q' },
+  };
+
+  // the past cache, per rank, as the reference rounds it
+  const inp = ctx.inputs;
+  const withData = P > 0 && !ctx.timingOnly;
+  const nkvG = ctx.graph.config.numKeyValueHeads;
+  const kData = planes.map((_, p) => planes[p]!.slices.map(() => withData ? Array.from({ length: ranks }, () => new Float64Array(count[p]!.k * layPlanes[p]!.lr * L)) : []));
+  const vData = planes.map((_, p) => planes[p]!.slices.map(() => withData ? Array.from({ length: ranks }, () => new Float64Array(count[p]!.v * layPlanes[p]!.lr * L)) : []));
+  for (let rank = 0; rank < (withData ? ranks : 0); rank++) {
+    for (let pi = 0; pi < pairs; pi++) {
+      const b = Math.floor(pi / Hk);
+      const g = pi % Hk;
+      const gg = rank * Hk + g;
+      const sig = Math.floor(pi / kpack);
+      const s = pi % kpack;
+      for (let pos = 0; pos < P; pos++) {
+        const ks = kSets[sig * nT + Math.floor(pos / L)]!;
+        const lp = layPlanes[ks.plane]!;
+        const vs = vSets[(b * tilesKV + Math.floor(g / hpv)) * nC + Math.floor(pos / H)]!;
+        const lv = layPlanes[vs.plane]!;
+        for (let d = 0; d < D; d++) {
+          const src = ((b * nkvG + gg) * P + pos) * D + d;
+          const kr = s * D + d;
+          kData[ks.plane]![kr % lp.r]![rank]![(ks.base + Math.floor(kr / lp.r)) * L + (pos % L)] = roundFloat(inp.kPast[src]!, adt);
+          const vr = pos % H;
+          vData[vs.plane]![vr % lv.r]![rank]![(vs.base + Math.floor(vr / lv.r)) * L + (g % hpv) * D + d] = roundFloat(inp.vPast[src]!, adt);
+        }
+      }
+    }
+  }
+  planes.forEach((cp, p) => {
+    const tag = cp.queue.replace('.', '');
+    cp.slices.forEach((slice, i) => {
+      if (count[p]!.k) {
+        const name = `kc_${tag}_${i}`;
+        cp.k.push(ctx.sram.place(name, adt, count[p]!.k * layPlanes[p]!.lr, [slice], { data: withData ? kData[p]![i]!.map((v) => bytesOf(adt, v)) : undefined }));
+        layPlanes[p]!.k.push(name);
+      }
+      if (count[p]!.v) {
+        const name = `vc_${tag}_${i}`;
+        cp.v.push(ctx.sram.place(name, adt, count[p]!.v * layPlanes[p]!.lr, [slice], { data: withData ? vData[p]![i]!.map((v) => bytesOf(adt, v)) : undefined }));
+        layPlanes[p]!.v.push(name);
+      }
+    });
+  });
+  st = { lay, adt, planes, ready: new Map() };
+  states.set(ctx.acts, st);
+  return st;
+}
+
+/** Slice tensor and local row of row k of a K or V set. */
+function setRow(st: State, kind: 'k' | 'v', set: { plane: number; base: number }, k: number): { t: ChipTensor; row: number } {
+  const lp = st.lay.planes[set.plane]!;
+  return { t: st.planes[set.plane]![kind][k % lp.r]!, row: set.base + Math.floor(k / lp.r) };
+}
+
+/** The positions token t attends: lo .. hi. */
+function window(lay: AttentionLayout, t: number): { lo: number; hi: number } {
+  const hi = lay.past + t;
+  return { lo: firstKey(hi, lay.window), hi };
+}
+
+/** A fp32 mask row per head slot q: 1 on lanes q*D .. q*D+D-1 (a copy apart from `avoid`). */
+function headMask(ctx: LayerCtx, st: State, avoid: ChipTensor[]): ChipTensor {
+  const { lanes: L, headDim: D, hpv } = st.lay;
+  const v = new Float64Array(hpv * L);
+  for (let q = 0; q < hpv; q++) for (let d = 0; d < D; d++) v[q * L + q * D + d] = 1;
+  return constantApart(ctx, 'attn_head_mask', 'fp32', hpv, f32Bytes(v), avoid);
+}
+
+function register(ctx: LayerCtx, name: string, t: ChipTensor, tokens: number, tiles: number, per: number, cols: number, first: number): Act {
+  const a: Act = { t, tokens, tiles, per, cols, first };
+  ctx.acts.set(name, a);
+  return a;
+}
+
+interface Env {
+  sch: Schedule;
+  d: ReturnType<typeof delaysOf>;
+  vxm: number;
+  alus: string[];
+  name: (id: number) => string;
+}
+
+function delaysOf(ctx: LayerCtx) {
+  return ctx.chip.delays;
+}
+
+function env(ctx: LayerCtx): Env {
+  const sch = ctx.sch;
+  return { sch, d: delaysOf(ctx), vxm: ctx.vxm, alus: aluQueues(ctx), name: (id) => sch.plan.streamName(id) };
+}
+
+/** Streams for a value leaving `from` on `cycle` towards position `to` (one group of `width`). */
+function toward(sch: Schedule, width: number, from: number, cycle: number, to: number, what: string): number {
+  return sch.pickStreams(to >= from, width, [{ offset: 0, width, from, cycle, to }], what);
+}
+
+// ---------------------------------------------------------------------------------------------
+// q_quant: q_rope (fp32, heads layout) -> q_q, one row per (token row m, head h): fp16 of head h
+// on lanes s*D .., s the slot of its (sequence, kv head) pair in its K set, zero elsewhere.
+
+export const lowerQQuant: Lowering = (ctx, op, start) => {
+  const st = state(ctx);
+  const { sch, d, vxm, alus, name } = env(ctx);
+  const { tokens: T, heads: Hq, kvHeads: Hk, group: G, kpack, hpv, headDim: D } = st.lay;
+  const q = act(ctx, op.inputs[0]!.name);
+  const M = q.tokens;
+  const qq = ctx.sram.alloc('q_q', st.adt, M * Hq);
+  st.qq = qq;
+  register(ctx, op.outputs[0]!.name, qq, M, Hq, D, Hq * D, ctx.share.rank * Hq * D);
+  const mask = headMask(ctx, st, [q.t]);
+  const sxm = sxmNear(sch, qq);
+  const sp = sch.position(sxm);
+  ctx.units.add('MEM').add('VXM').add('SXM');
+  let end = start;
+  let cur = start;
+  for (let m = 0; m < M; m++) {
+    const b = Math.floor(m / T);
+    for (let h = 0; h < Hq; h++) {
+      const s = (b * Hk + Math.floor(h / G)) % kpack;
+      const o = (h % hpv) * D;
+      const shift = s * D - o;
+      const row = m * Hq + h;
+      const what = `q_quant m${m} h${h}`;
+      cur = place(sch, cur, (c) => {
+        const xb = readFrom(sch, q.t, m * q.tiles + Math.floor(h / hpv), c, vxm, start, what);
+        const mb = readFrom(sch, mask, h % hpv, c, vxm, start, `${what} mask`);
+        const p = chainAny(sch, 4, c + d.vxmAlu, `${what} masked`);
+        issueAny(sch, alus, c, `MUL.fp32 ${name(p)}, ${name(xb)}, ${name(mb)}`);
+        const cv = c + d.vxmAlu + d.vxmLarge;
+        if (shift === 0) {
+          const o1 = storeRow(sch, qq, row, vxm, cv, what);
+          issueAny(sch, alus, c + d.vxmAlu, `CVT.${st.adt} ${name(o1.base)}, ${name(p)}, fp32`);
+          end = Math.max(end, o1.ready);
+        } else {
+          const to = toward(sch, 2, vxm, cv, sp, `${what} to ${sxm}`);
+          issueAny(sch, alus, c + d.vxmAlu, `CVT.${st.adt} ${name(to)}, ${name(p)}, fp32`);
+          const at = cv + sch.travel(vxm, sp);
+          const o1 = storeRow(sch, qq, row, sp, at + d.sxm, what);
+          sch.issue(sxm, at, `SHIFT.${st.adt} ${name(o1.base)}, ${name(to)}, ${shift}`);
+          end = Math.max(end, o1.ready);
+        }
+      }, what) + 1;
+    }
+  }
+  return end;
+};
+
+// ---------------------------------------------------------------------------------------------
+// kv_append
+
+export const lowerKvAppend: Lowering = (ctx, op, start) => {
+  const st = state(ctx);
+  const lay = st.lay;
+  const { sch, d, vxm, alus, name } = env(ctx);
+  const { lanes: L, half: H, tokens: T, past: P, kvHeads: Hk, kpack, hpv, headDim: D, nT, nC, tilesKV } = lay;
+  const k = act(ctx, 'k_rope');
+  const v = act(ctx, 'v');
+  const M = k.tokens;
+  if (k.tiles !== tilesKV || v.tiles !== tilesKV) throw new Error(`internal: k_rope/v have ${k.tiles}/${v.tiles} vectors per row, expected ${tilesKV}`);
+  ctx.units.add('MEM').add('VXM').add('SXM');
+  const readyOf = (t: ChipTensor, row: number) => Math.max(start, st.ready.get(`${t.name}:${row}`) ?? 0);
+  let end = start;
+  let cur = start;
+  // V rows, and the new keys in the attention dtype (staged for the SXM)
+  const stage = ctx.sram.alloc('k_stage', st.adt, M * tilesKV);
+  let stageReady = start;
+  for (let m = 0; m < M; m++) {
+    const b = Math.floor(m / T);
+    const p = P + (m % T);
+    for (let j = 0; j < tilesKV; j++) {
+      const vs = lay.vSets[(b * tilesKV + j) * nC + Math.floor(p / H)]!;
+      const dst = setRow(st, 'v', vs, p % H);
+      const what = `kv_append m${m} v${j}`;
+      cur = place(sch, cur, (c) => {
+        const vb = readFrom(sch, v.t, m * v.tiles + j, c, vxm, start, what);
+        const o = storeRow(sch, dst.t, dst.row, vxm, c + d.vxmLarge, what);
+        issueAny(sch, alus, c, `CVT.${st.adt} ${name(o.base)}, ${name(vb)}, fp32`);
+        st.ready.set(`${dst.t.name}:${dst.row}`, o.ready);
+        end = Math.max(end, o.ready);
+      }, what) + 1;
+      const kw = `kv_append m${m} k${j}`;
+      cur = place(sch, cur, (c) => {
+        const kb = readFrom(sch, k.t, m * k.tiles + j, c, vxm, start, kw);
+        const o = storeRow(sch, stage, m * tilesKV + j, vxm, c + d.vxmLarge, kw);
+        issueAny(sch, alus, c, `CVT.${st.adt} ${name(o.base)}, ${name(kb)}, fp32`);
+        stageReady = Math.max(stageReady, o.ready);
+      }, kw) + 1;
+    }
+  }
+  // one-hot rows of the new positions' lanes
+  const lanesOf = [...new Set(Array.from({ length: T }, (_, t) => (P + t) % L))];
+  const oh = new Float64Array(lanesOf.length * L);
+  lanesOf.forEach((l, i) => (oh[i * L + l] = 1));
+  const onehot = ctx.sram.alloc('k_onehot', st.adt, lanesOf.length, { data: bytesOf(st.adt, oh) });
+  // K^T: D rows per new key, lane p mod L
+  let n = 0;
+  cur = Math.max(start, stageReady - 8);
+  for (let m = 0; m < M; m++) {
+    const b = Math.floor(m / T);
+    const p = P + (m % T);
+    const jt = Math.floor(p / L);
+    const oi = lanesOf.indexOf(p % L);
+    for (let g = 0; g < Hk; g++) {
+      const pi = b * Hk + g;
+      const ks = lay.kSets[Math.floor(pi / kpack) * nT + jt]!;
+      const sr = m * tilesKV + Math.floor(g / hpv);
+      for (let dd = 0; dd < D; dd++) {
+        const dst = setRow(st, 'k', ks, (pi % kpack) * D + dd);
+        const sxm = n++ % 2 ? 'SXM.E' : 'SXM.W';
+        const sp = sch.position(sxm);
+        const lane = (g % hpv) * D + dd;
+        const what = `kv_append m${m} g${g} d${dd}`;
+        cur = place(sch, cur, (c) => {
+          const dist = c - sch.travel(sp, vxm) - d.sxm;
+          const sb = readFrom(sch, stage, sr, dist, sp, stageReady, `${what} key`);
+          const db = toward(sch, 2, sp, dist + d.sxm, vxm, `${what} broadcast`);
+          sch.issue(sxm, dist, `DIST.${st.adt} ${name(db)}, ${name(sb)}, ${lane}`, what);
+          const mb = readFrom(sch, onehot, oi, c, vxm, start, `${what} one-hot`);
+          const pr = chainAny(sch, 2, c + d.vxmAlu, `${what} on lane`);
+          issueAny(sch, alus, c, `MUL.${st.adt} ${name(pr)}, ${name(db)}, ${name(mb)}`);
+          const ob = readFrom(sch, dst.t, dst.row, c + d.vxmAlu, vxm, readyOf(dst.t, dst.row), `${what} old row`);
+          const o = storeRow(sch, dst.t, dst.row, vxm, c + 2 * d.vxmAlu, what);
+          issueAny(sch, alus, c + d.vxmAlu, `ADD.${st.adt} ${name(o.base)}, ${name(pr)}, ${name(ob)}`);
+          st.ready.set(`${dst.t.name}:${dst.row}`, o.ready);
+          end = Math.max(end, o.ready);
+        }, what) + 1;
+      }
+    }
+  }
+  // the graph's caches: decoded by readBackAttention
+  const first = st.planes.find((cp) => cp.k.length)!;
+  register(ctx, 'k_cache', first.k[0]!, M, 0, D, Hk * D, ctx.share.rank * Hk * D);
+  register(ctx, 'v_cache', (st.planes.find((cp) => cp.v.length) ?? first).v[0] ?? first.k[0]!, M, 0, D, Hk * D, ctx.share.rank * Hk * D);
+  void op;
+  return end;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Installing a K or V set into a plane: IW i on cycle c0 + i installs rows i*r .. i*r+r-1, slice j
+// reading local row base + i; returns the first cycle an MM may use the set.
+
+function install(ctx: LayerCtx, st: State, p: number, kind: 'k' | 'v', base: number, c0: number, floor: number, what: string): number {
+  const { sch, d } = { sch: ctx.sch, d: ctx.chip.delays };
+  const cp = st.planes[p]!;
+  const { r, lr } = st.lay.planes[p]!;
+  const H = st.lay.half;
+  const vals: { offset: number; width: number; from: number; cycle: number; to: number }[] = [];
+  const tensors = cp[kind];
+  for (let j = 0; j < r; j++) {
+    const from = sch.position(cp.slices[j]!);
+    const issue = c0 - sch.travel(from, cp.pos) - d.memRead;
+    if (issue < floor || issue < 0) throw new ScheduleConflict(`${what}: weights read before cycle ${floor}`);
+    for (let i = 0; i < lr && i * r + j < H; i++) vals.push({ offset: 2 * j, width: 2, from, cycle: issue + i + d.memRead, to: cp.pos });
+  }
+  const sb = sch.pickStreams(cp.east, 2 * r, vals, what);
+  for (let j = 0; j < r; j++) {
+    const slice = cp.slices[j]!;
+    const from = sch.position(slice);
+    const issue = c0 - sch.travel(from, cp.pos) - d.memRead;
+    let n = 0;
+    for (let i = 0; i < lr && i * r + j < H; i++, n++) sch.claimPorts(slice, issue + i, 2, what);
+    sch.issue(slice, issue, `READ ${tensors[j]!.name}[${base}], ${sch.plan.streamName(sb + 2 * j)}`, j === 0 ? what : undefined);
+    sch.repeat(slice, n - 1, 1);
+  }
+  const full = Math.floor(H / r);
+  sch.issue(cp.queue, c0, `IW.${st.adt} 0, ${sch.plan.streamName(sb)}, ${r}`, what);
+  sch.repeat(cp.queue, full - 1, 1);
+  if (H % r) sch.issue(cp.queue, c0 + full, `IW.${st.adt} ${full * r}, ${sch.plan.streamName(sb)}, ${H % r}`);
+  return c0 + lr;
+}
+
+/** Places each plane's sets round robin: install, then its MMs, each at the first free cycle. */
+function runPlanes(
+  ctx: LayerCtx,
+  st: State,
+  kind: 'k' | 'v',
+  sets: { plane: number; base: number; mms: ((c: number) => void)[]; what: string }[],
+  start: number,
+): void {
+  const sch = ctx.sch;
+  const byPlane = st.planes.map((_, p) => sets.filter((s) => s.plane === p && s.mms.length));
+  const free = st.planes.map(() => start);
+  const rounds = Math.max(0, ...byPlane.map((l) => l.length));
+  for (let k = 0; k < rounds; k++) {
+    byPlane.forEach((list, p) => {
+      const set = list[k];
+      if (!set) return;
+      let mmAt = 0;
+      place(sch, free[p]!, (c0) => {
+        mmAt = install(ctx, st, p, kind, set.base, c0, start, set.what);
+      }, set.what);
+      let cur = mmAt;
+      for (const mm of set.mms) cur = place(sch, cur, mm, `${set.what} MM`) + 2;
+      free[p] = cur;
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// attn_scores: per K set, one MM per (query head of its pairs, token attending the set's tile).
+
+export const lowerAttnScores: Lowering = (ctx, op, start) => {
+  const st = state(ctx);
+  const lay = st.lay;
+  const { sch, d, name } = env(ctx);
+  const { lanes: L, tokens: T, heads: Hq, kvHeads: Hk, group: G, kpack, nT, batch: B } = lay;
+  const qq = st.qq ?? act(ctx, op.inputs[0]!.name).t;
+  const R = B * Hq * T;
+  const scores = allocNear(ctx, 'scores', 'fp32', R * nT);
+  st.scores = scores;
+  register(ctx, op.outputs[0]!.name, scores, R, nT, L, 0, ctx.share.rank * Hq);
+  ctx.units.add('MEM').add('MXM');
+  let end = start;
+  const sets = lay.kSets.map((ks, i) => {
+    const sig = Math.floor(i / nT);
+    const jt = i % nT;
+    const mms: ((c: number) => void)[] = [];
+    for (let s = 0; s < kpack; s++) {
+      const pi = sig * kpack + s;
+      if (pi >= B * Hk) break;
+      const b = Math.floor(pi / Hk);
+      const g = pi % Hk;
+      for (let h = g * G; h < (g + 1) * G; h++) {
+        for (let t = 0; t < T; t++) {
+          const { lo, hi } = window(lay, t);
+          if (jt * L > hi || jt * L + L - 1 < lo) continue;
+          const m = b * T + t;
+          const r = (b * Hq + h) * T + t;
+          const cp = st.planes[ks.plane]!;
+          mms.push((c) => {
+            const what = `attn_scores b${b} h${h} t${t} tile ${jt}`;
+            const xb = readFrom(sch, qq, m * Hq + h, c, cp.pos, start, what);
+            const o = storeRow(sch, scores, r * nT + jt, cp.pos, c + d.mxm, what);
+            sch.issue(cp.queue, c, `MM.${st.adt} ${name(xb)}, ${name(o.base)}`, what);
+            end = Math.max(end, o.ready);
+          });
+        }
+      }
+    }
+    return { plane: ks.plane, base: ks.base, mms, what: `attn_scores K set ${sig} tile ${jt}` };
+  });
+  runPlanes(ctx, st, 'k', sets, start);
+  return end;
+};
+
+
+// ---------------------------------------------------------------------------------------------
+// attn_softmax. Per row r a scratch row (in a pair apart from probs) holds in turn the running
+// max, M, and rsqrt(sum)^2; e is parked in the probs rows until pass C overwrites it with p.
+
+interface SoftRow {
+  r: number;
+  /** Tiles attended: jt and the mask row of a boundary tile (else -1). */
+  tiles: { jt: number; mask: number }[];
+}
+
+export const lowerSoftmax: Lowering = (ctx, op, start) => {
+  const st = state(ctx);
+  const lay = st.lay;
+  const { sch, d, vxm, alus, name } = env(ctx);
+  const { lanes: L, tokens: T, heads: Hq, nT, batch: B } = lay;
+  const a = op.attrs as Extract<GraphOp['attrs'], { kind: 'softmax' }>;
+  const scale = Math.fround(a.scale);
+  const scores = st.scores ?? act(ctx, op.inputs[0]!.name).t;
+  const R = B * Hq * T;
+  const probs = allocNear(ctx, 'probs', 'fp32', R * nT, [scores]);
+  st.probs = probs;
+  register(ctx, op.outputs[0]!.name, probs, R, nT, L, 0, ctx.share.rank * Hq);
+  ctx.units.add('MEM').add('VXM').add('SXM');
+  // masks (0 on attended lanes, -inf elsewhere) of the boundary tiles
+  const maskKeys: string[] = [];
+  const rows: SoftRow[] = [];
+  for (let r = 0; r < R; r++) {
+    const { lo, hi } = window(lay, r % T);
+    const tiles: SoftRow['tiles'] = [];
+    for (let jt = Math.floor(lo / L); jt <= Math.floor(hi / L); jt++) {
+      const a0 = Math.max(lo - jt * L, 0);
+      const a1 = Math.min(hi - jt * L, L - 1);
+      let mask = -1;
+      if (a0 > 0 || a1 < L - 1) {
+        const key = `${a0}:${a1}`;
+        mask = maskKeys.indexOf(key);
+        if (mask < 0) mask = maskKeys.push(key) - 1;
+      }
+      tiles.push({ jt, mask });
+    }
+    rows.push({ r, tiles });
+  }
+  const mv = new Float64Array(Math.max(1, maskKeys.length) * L);
+  maskKeys.forEach((key, i) => {
+    const [a0, a1] = key.split(':').map(Number) as [number, number];
+    for (let l = 0; l < L; l++) mv[i * L + l] = l >= a0 && l <= a1 ? 0 : -Infinity;
+  });
+  const masks = constantApart(ctx, 'softmax_masks', 'fp32', Math.max(1, maskKeys.length), f32Bytes(mv), []);
+  const aux = allocNear(ctx, 'softmax_row', 'fp32', R, [probs]);
+  const sxmOf = (r: number) => (r % 2 ? 'SXM.E' : 'SXM.W');
+  const auxReady = new Map<number, number>();
+  const eReady = new Map<string, number>();
+
+  // A. z = s * scale (+ mask), the lane-wise max over the row's tiles, RMAX at an SXM, M to aux.
+  // The max is a chain of MAX ops one vxmAlu apart (tile k's z arriving just in time); where that
+  // does not fit soon (the tiny chip's few streams), the running max is parked in aux between
+  // tiles instead.
+  const toRmax = (row: SoftRow, outAt: number, what: string): { base: number; ready: number } => {
+    const r = row.r;
+    const sxm = sxmOf(r);
+    const sp = sch.position(sxm);
+    const base = toward(sch, 4, vxm, outAt, sp, `${what} to ${sxm}`);
+    const rm = outAt + sch.travel(vxm, sp);
+    const o = storeRow(sch, aux, r, sp, rm + d.sxmReduce, `${what} M`);
+    sch.issue(sxm, rm, `RMAX.fp32 ${name(o.base)}, ${name(base)}`, `softmax r${r}`);
+    return { base, ready: o.ready };
+  };
+  /** z of tile k on streams `dst` at the VXM on cycle y: returns the cycle its score is read for. */
+  const zOf = (row: SoftRow, k: number, y: number, dst: number, what: string): void => {
+    const tile = row.tiles[k]!;
+    const c = y - d.vxmAlu * (tile.mask >= 0 ? 2 : 1);
+    const sb = readFrom(sch, scores, row.r * nT + tile.jt, c, vxm, start, what);
+    if (tile.mask >= 0) {
+      const z = chainAny(sch, 4, c + d.vxmAlu, `${what} z`);
+      issueAny(sch, alus, c, `MULS.fp32 ${name(z)}, ${name(sb)}, ${scale}`);
+      const mk = readFrom(sch, masks, tile.mask, c + d.vxmAlu, vxm, start, `${what} mask`);
+      issueAny(sch, alus, c + d.vxmAlu, `ADD.fp32 ${name(dst)}, ${name(z)}, ${name(mk)}`);
+    } else {
+      issueAny(sch, alus, c, `MULS.fp32 ${name(dst)}, ${name(sb)}, ${scale}`);
+    }
+  };
+  const parked: SoftRow[] = [];
+  for (const row of rows) {
+    const n = row.tiles.length;
+    const what = `softmax r${row.r} max`;
+    try {
+      place(sch, start, (y0) => {
+        let prev = -1;
+        let rdy = 0;
+        for (let k = 0; k < n; k++) {
+          const y = y0 + k * d.vxmAlu;
+          const yb = chainAny(sch, 4, y, `${what} tile ${row.tiles[k]!.jt}`);
+          zOf(row, k, y, yb, `${what} tile ${row.tiles[k]!.jt}`);
+          let out: number;
+          if (k === n - 1) {
+            const o = toRmax(row, y + d.vxmAlu, what);
+            out = o.base;
+            rdy = o.ready;
+          } else out = chainAny(sch, 4, y + d.vxmAlu, `${what} running`);
+          issueAny(sch, alus, y, `MAX.fp32 ${name(out)}, ${name(yb)}, ${name(k === 0 ? yb : prev)}`);
+          prev = out;
+        }
+        auxReady.set(row.r, rdy);
+      }, what, 64);
+    } catch (e) {
+      if (!(e instanceof ScheduleConflict)) throw e;
+      parked.push(row);
+    }
+  }
+  const curA = new Map(parked.map((row) => [row.r, start]));
+  const maxTiles = Math.max(...rows.map((x) => x.tiles.length));
+  for (let k = 0; k < maxTiles; k++) {
+    for (const row of parked) {
+      const tile = row.tiles[k];
+      if (!tile) continue;
+      const n = row.tiles.length;
+      const r = row.r;
+      const what = `softmax r${r} max tile ${tile.jt}`;
+      curA.set(r, place(sch, curA.get(r)!, (c) => {
+        const yAt = c + d.vxmAlu * (tile.mask >= 0 ? 2 : 1);
+        const outAt = k === 0 ? yAt : yAt + d.vxmAlu;
+        // the previous running max is read before this tile writes aux[r] again
+        const rb = k > 0 ? readFrom(sch, aux, r, yAt, vxm, auxReady.get(r)!, `${what} running max back`) : -1;
+        let out: { base: number; ready: number };
+        if (k < n - 1) out = storeRow(sch, aux, r, vxm, outAt, `${what} running max`);
+        else out = toRmax(row, outAt, what);
+        const yB = k === 0 ? out.base : chainAny(sch, 4, yAt, `${what} z`);
+        zOf(row, k, yAt, yB, what);
+        if (k > 0) issueAny(sch, alus, yAt, `MAX.fp32 ${name(out.base)}, ${name(yB)}, ${name(rb)}`);
+        auxReady.set(r, out.ready);
+      }, what) + 1);
+    }
+  }
+
+  // B. e = exp(z - M (+ mask)) per tile (parked in probs), summed by ACC, RSUM at an SXM,
+  // rsqrt(sum)^2 to aux
+  const accLast = new Map<string, number>();
+  let cur = start;
+  rows.forEach((row, ri) => {
+    const r = row.r;
+    const n = row.tiles.length;
+    const accAlu = alus[ri % alus.length]!;
+    cur = Math.max(start, auxReady.get(r)! - 8);
+    row.tiles.forEach((tile, k) => {
+      const what = `softmax r${r} exp tile ${tile.jt}`;
+      cur = place(sch, cur, (c) => {
+        const hasMask = tile.mask >= 0;
+        const xAt = c + d.vxmAlu * (hasMask ? 3 : 2);
+        const eAt = xAt + d.vxmLarge;
+        if (eAt <= (accLast.get(accAlu) ?? -1)) throw new ScheduleConflict(`${what}: ${accAlu} still sums another row`);
+        const sb = readFrom(sch, scores, r * nT + tile.jt, c, vxm, start, what);
+        const z = chainAny(sch, 4, c + d.vxmAlu, `${what} z`);
+        issueAny(sch, alus, c, `MULS.fp32 ${name(z)}, ${name(sb)}, ${scale}`);
+        const mb = readFrom(sch, aux, r, c + d.vxmAlu, vxm, auxReady.get(r)!, `${what} M`);
+        let u = chainAny(sch, 4, c + 2 * d.vxmAlu, `${what} z - M`);
+        issueAny(sch, alus, c + d.vxmAlu, `SUB.fp32 ${name(u)}, ${name(z)}, ${name(mb)}`);
+        if (hasMask) {
+          const mk = readFrom(sch, masks, tile.mask, c + 2 * d.vxmAlu, vxm, start, `${what} mask`);
+          const u2 = chainAny(sch, 4, xAt, `${what} masked`);
+          issueAny(sch, alus, c + 2 * d.vxmAlu, `ADD.fp32 ${name(u2)}, ${name(u)}, ${name(mk)}`);
+          u = u2;
+        }
+        const e = storeRow(sch, probs, r * nT + tile.jt, vxm, eAt, `${what} e`);
+        issueAny(sch, alus, xAt, `EXP.fp32 ${name(e.base)}, ${name(u)}`);
+        let dst = '-';
+        let rdy = 0;
+        if (k === n - 1) {
+          const sxm = sxmOf(r + 1);
+          const sp = sch.position(sxm);
+          const sumAt = eAt + d.vxmAlu;
+          const toS = toward(sch, 4, vxm, sumAt, sp, `${what} sum to ${sxm}`);
+          dst = name(toS);
+          const rs = sumAt + sch.travel(vxm, sp);
+          const a2 = rs + d.sxmReduce + sch.travel(sp, vxm);
+          const tot = toward(sch, 4, sp, rs + d.sxmReduce, vxm, `${what} total`);
+          sch.issue(sxm, rs, `RSUM.fp32 ${name(tot)}, ${name(toS)}`, `softmax r${r}`);
+          const rq = chainAny(sch, 4, a2 + d.vxmLarge, `${what} rsqrt`);
+          issueAny(sch, alus, a2, `RSQRT.fp32 ${name(rq)}, ${name(tot)}`);
+          // aux[r] (M) is read by this row's tiles only, all before their sum is known
+          const o = storeRow(sch, aux, r, vxm, a2 + d.vxmLarge + d.vxmAlu, `${what} rsqrt^2`);
+          issueAny(sch, alus, a2 + d.vxmLarge, `MUL.fp32 ${name(o.base)}, ${name(rq)}, ${name(rq)}`);
+          rdy = o.ready;
+        }
+        sch.issue(accAlu, eAt, `ACC.fp32 ${dst}, ${name(e.base)}${k === 0 ? ', reset' : ''}`);
+        accLast.set(accAlu, eAt);
+        eReady.set(`${r}:${tile.jt}`, e.ready);
+        if (rdy) auxReady.set(r, rdy);
+      }, what) + 1;
+    });
+  });
+
+  // C. p = e * rsqrt(sum)^2
+  let end = start;
+  const curC = rows.map((row) => Math.max(start, auxReady.get(row.r)! - 8));
+  for (let k = 0; k < maxTiles; k++) {
+    for (const row of rows) {
+      const tile = row.tiles[k];
+      if (!tile) continue;
+      const r = row.r;
+      const what = `softmax r${r} p tile ${tile.jt}`;
+      curC[r] = place(sch, curC[r]!, (c) => {
+        const eb = readFrom(sch, probs, r * nT + tile.jt, c, vxm, eReady.get(`${r}:${tile.jt}`)!, what);
+        const ib = readFrom(sch, aux, r, c, vxm, auxReady.get(r)!, `${what} rsqrt^2`);
+        const o = storeRow(sch, probs, r * nT + tile.jt, vxm, c + d.vxmAlu, what);
+        issueAny(sch, alus, c, `MUL.fp32 ${name(o.base)}, ${name(eb)}, ${name(ib)}`);
+        end = Math.max(end, o.ready);
+      }, what) + 1;
+    }
+  }
+  return end;
+};
+
+// ---------------------------------------------------------------------------------------------
+// probs_quant: each probability tile in the attention dtype as two chunks of H positions on lanes
+// 0..H-1 (the upper one moved there by an SXM SHIFT): probs_q row r*nC + c.
+
+export const lowerProbsQuant: Lowering = (ctx, op, start) => {
+  const st = state(ctx);
+  const lay = st.lay;
+  const { sch, d, vxm, alus, name } = env(ctx);
+  const { lanes: L, half: H, tokens: T, heads: Hq, nT, nC, batch: B } = lay;
+  const probs = st.probs ?? act(ctx, op.inputs[0]!.name).t;
+  const R = B * Hq * T;
+  const pq = ctx.sram.alloc('probs_q', st.adt, R * nC);
+  st.probsQ = pq;
+  register(ctx, op.outputs[0]!.name, pq, R, nC, H, 0, ctx.share.rank * Hq);
+  const sxm = sxmNear(sch, pq);
+  const sp = sch.position(sxm);
+  ctx.units.add('MEM').add('VXM').add('SXM');
+  let end = start;
+  let cur = start;
+  for (let r = 0; r < R; r++) {
+    const { lo, hi } = window(lay, r % T);
+    for (let jt = Math.floor(lo / L); jt <= Math.floor(hi / L); jt++) {
+      const low = 2 * jt * H <= hi && 2 * jt * H + H - 1 >= lo;
+      const up = 2 * jt + 1 < nC && (2 * jt + 1) * H <= hi && (2 * jt + 1) * H + H - 1 >= lo;
+      const what = `probs_quant r${r} tile ${jt}`;
+      cur = place(sch, cur, (c) => {
+        const pb = readFrom(sch, probs, r * nT + jt, c, vxm, start, what);
+        const at = c + d.vxmLarge;
+        let base: number;
+        if (up) {
+          const readers = [sp, ...(low ? slicePositions(sch, pq) : [])];
+          base = claimTo(sch, 2, vxm, at, readers, `${what} to ${sxm}`);
+          if (low) end = Math.max(end, writeRow(sch, pq, r * nC + 2 * jt, base, vxm, at, `${what} lower`));
+          const sh = at + sch.travel(vxm, sp);
+          const o = storeRow(sch, pq, r * nC + 2 * jt + 1, sp, sh + d.sxm, `${what} upper`);
+          sch.issue(sxm, sh, `SHIFT.${st.adt} ${name(o.base)}, ${name(base)}, ${-H}`, what);
+          end = Math.max(end, o.ready);
+        } else {
+          const o = storeRow(sch, pq, r * nC + 2 * jt, vxm, at, `${what} lower`);
+          base = o.base;
+          end = Math.max(end, o.ready);
+        }
+        issueAny(sch, alus, c, `CVT.${st.adt} ${name(base)}, ${name(pb)}, fp32`);
+      }, what) + 1;
+    }
+  }
+  return end;
+};
+
+// ---------------------------------------------------------------------------------------------
+// attn_values: per V set, one MM per (query head of its kv heads, token attending the chunk).
+// Each partial goes from the plane to the VXM past the SXM next to the plane, which SHIFTs it to
+// the head's lanes in attn when they differ; at the VXM it is masked to those lanes (when the V
+// set holds other kv heads too) and added to the attn row (the first one is written as is).
+
+export const lowerAttnValues: Lowering = (ctx, op, start) => {
+  const st = state(ctx);
+  const lay = st.lay;
+  const { sch, d, vxm, alus, name } = env(ctx);
+  const { half: H, tokens: T, heads: Hq, kvHeads: Hk, group: G, hpv, headDim: D, nC, tilesKV, batch: B } = lay;
+  const pq = st.probsQ ?? act(ctx, op.inputs[0]!.name).t;
+  const M = B * T;
+  const per = hpv * D;
+  const tilesQ = Math.ceil((Hq * D) / per);
+  const out = allocNear(ctx, op.outputs[0]!.name, 'fp32', M * tilesQ);
+  register(ctx, op.outputs[0]!.name, out, M, tilesQ, per, Hq * D, ctx.share.rank * Hq * D);
+  const mask = headMask(ctx, st, [out]);
+  ctx.units.add('MEM').add('MXM').add('VXM').add('SXM');
+  // the MMs of each V set, and which planes add into each attn row: the first such plane sums into
+  // the row itself, the others into rows of attn_part, added to it at the end
+  interface Mm { h: number; t: number; row: number; xrow: number }
+  const setMms = lay.vSets.map((_, i) => {
+    const b = Math.floor(i / (tilesKV * nC));
+    const j = Math.floor(i / nC) % tilesKV;
+    const c = i % nC;
+    const list: Mm[] = [];
+    for (let h = 0; h < Hq; h++) {
+      if (Math.floor(Math.floor(h / G) / hpv) !== j) continue;
+      for (let t = 0; t < T; t++) {
+        const { lo, hi } = window(lay, t);
+        if (c * H > hi || c * H + H - 1 < lo) continue;
+        list.push({ h, t, row: (b * T + t) * tilesQ + Math.floor(h / hpv), xrow: ((b * Hq + h) * T + t) * nC + c });
+      }
+    }
+    // the heads of one attn row as far apart as the set allows (each sum waits for the last)
+    return list.sort((x, y) => (x.h % hpv) - (y.h % hpv) || x.row - y.row);
+  });
+  const planesOf = new Map<number, number[]>();
+  lay.vSets.forEach((vs, i) => {
+    for (const mm of setMms[i]!) {
+      const l = planesOf.get(mm.row) ?? [];
+      if (!l.includes(vs.plane)) l.push(vs.plane);
+      planesOf.set(mm.row, l);
+    }
+  });
+  const partIdx = new Map<string, number>();
+  for (const [row, pl] of planesOf) for (const p of pl.slice(1)) partIdx.set(`${p}:${row}`, partIdx.size);
+  const part = partIdx.size ? allocNear(ctx, 'attn_part', 'fp32', partIdx.size, [out]) : null;
+  const target = (p: number, row: number) => (planesOf.get(row)![0] === p ? { t: out, row } : { t: part!, row: partIdx.get(`${p}:${row}`)! });
+  const written = new Set<string>();
+  const sumReady = new Map<string, number>();
+  let end = start;
+  const sets = lay.vSets.map((vs, i) => {
+    const b = Math.floor(i / (tilesKV * nC));
+    const j = Math.floor(i / nC) % tilesKV;
+    const c = i % nC;
+    const cp = st.planes[vs.plane]!;
+    const sxm = cp.pos < vxm ? 'SXM.W' : 'SXM.E';
+    const sp = sch.position(sxm);
+    const masked = Math.min(Hk, (j + 1) * hpv) - j * hpv > 1;
+    const mms = setMms[i]!.map(({ h, t, row, xrow }) => (cy: number) => {
+      const q = h % hpv;
+      const shift = (q - (Math.floor(h / G) % hpv)) * D;
+      const what = `attn_values b${b} h${h} t${t} chunk ${c}`;
+      const tg = target(vs.plane, row);
+      const key = `${tg.t.name}:${tg.row}`;
+      const first = !written.has(key);
+      const xb = readFrom(sch, pq, xrow, cy, cp.pos, start, what);
+      const emit = cy + d.mxm;
+      // the partial leaves the plane on `dst`; after the SHIFT (if any) it is on `v`, at the VXM
+      // on `y` (-1: written straight from the plane or the SXM)
+      let dst: number;
+      let v: number;
+      let y = -1;
+      let rdy = 0;
+      const direct = first && !masked;
+      if (shift !== 0) {
+        const sh = emit + sch.travel(cp.pos, sp);
+        dst = toward(sch, 4, cp.pos, emit, sp, `${what} to ${sxm}`);
+        if (direct) {
+          const o = storeRow(sch, tg.t, tg.row, sp, sh + d.sxm, what);
+          v = o.base;
+          rdy = o.ready;
+        } else {
+          v = toward(sch, 4, sp, sh + d.sxm, vxm, `${what} partial`);
+          y = sh + d.sxm + sch.travel(sp, vxm);
+        }
+        sch.issue(sxm, sh, `SHIFT.fp32 ${name(v)}, ${name(dst)}, ${shift}`, what);
+      } else if (direct) {
+        const o = storeRow(sch, tg.t, tg.row, cp.pos, emit, what);
+        dst = v = o.base;
+        rdy = o.ready;
+      } else {
+        dst = v = toward(sch, 4, cp.pos, emit, vxm, `${what} partial`);
+        y = emit + sch.travel(cp.pos, vxm);
+      }
+      if (y >= 0) {
+        let val = v;
+        let yy = y;
+        // the old sum is read before this partial's sum is written
+        const ab = first ? -1 : readFrom(sch, tg.t, tg.row, masked ? y + d.vxmAlu : y, vxm, start, `${what} sum`);
+        if (masked) {
+          const mk = readFrom(sch, mask, q, y, vxm, start, `${what} mask`);
+          if (first) {
+            const o = storeRow(sch, tg.t, tg.row, vxm, y + d.vxmAlu, what);
+            issueAny(sch, alus, y, `MUL.fp32 ${name(o.base)}, ${name(v)}, ${name(mk)}`);
+            rdy = o.ready;
+          } else {
+            val = chainAny(sch, 4, y + d.vxmAlu, `${what} masked`);
+            issueAny(sch, alus, y, `MUL.fp32 ${name(val)}, ${name(v)}, ${name(mk)}`);
+            yy = y + d.vxmAlu;
+          }
+        }
+        if (!first) {
+          const o = storeRow(sch, tg.t, tg.row, vxm, yy + d.vxmAlu, `${what} sum`);
+          issueAny(sch, alus, yy, `ADD.fp32 ${name(o.base)}, ${name(val)}, ${name(ab)}`);
+          rdy = o.ready;
+        }
+      }
+      sch.issue(cp.queue, cy, `MM.${st.adt} ${name(xb)}, ${name(dst)}`, what);
+      written.add(key);
+      sumReady.set(key, rdy);
+      end = Math.max(end, rdy);
+    });
+    return { plane: vs.plane, base: vs.base, mms, what: `attn_values V set b${b} v${j} chunk ${c}` };
+  });
+  runPlanes(ctx, st, 'v', sets, start);
+  // the other planes' sums into attn
+  for (const [row, pl] of planesOf) {
+    for (const p of pl.slice(1)) {
+      const pr = partIdx.get(`${p}:${row}`)!;
+      const what = `attn row ${row} + plane ${p}`;
+      const from = Math.max(sumReady.get(`${out.name}:${row}`)!, sumReady.get(`${part!.name}:${pr}`)!) - 8;
+      place(sch, Math.max(start, from), (c) => {
+        const [ab, bb] = readTwo(sch, out, row, part!, pr, c, vxm, alus[(row + p) % alus.length]!, what);
+        const o = storeRow(sch, out, row, vxm, c + d.vxmAlu, what);
+        issueAny(sch, alus, c, `ADD.fp32 ${name(o.base)}, ${name(ab)}, ${name(bb)}`);
+        sumReady.set(`${out.name}:${row}`, o.ready);
+        end = Math.max(end, o.ready);
+      }, what);
+    }
+  }
+  return end;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Read-back
+
+/**
+ * Decodes a graph tensor that attention keeps in its own layout (ATTENTION_READBACK: q_q,
+ * k_cache, v_cache, scores, probs, probs_q) into the reference layout of
+ * ReferenceResult.values: q_q [M, heads*D]; the caches [B, kv_heads, S, D] after the step;
+ * scores and probs [B, heads, T, S] with -Infinity (scores) or 0 (probs, probs_q) outside each
+ * query's attended window. `shape` is the graph tensor's shape (global heads); `getRank(rank,
+ * tensor)` returns a chip tensor of that rank decoded to numbers, row-major rows x lanes;
+ * `layout` is attentionLayout(ctx) of the compiled layer (or the ctx itself).
+ */
+export function readBackAttention(
+  name: string,
+  shape: number[],
+  getRank: (rank: number, tensor: string) => Float64Array,
+  layout: AttentionLayout | LayerCtx,
+): Float64Array {
+  const lay = 'lanes' in layout && 'kSets' in layout ? (layout as AttentionLayout) : attentionLayout(layout as LayerCtx);
+  const { lanes: L, half: H, headDim: D, batch: B, tokens: T, seq: S, heads: Hq, kvHeads: Hk, ranks, group: G, kpack, hpv, tilesKV, nT, nC } = lay;
+  const n = shape.reduce((x, y) => x * y, 1);
+  const out = new Float64Array(n);
+  const cache = new Map<string, Float64Array>();
+  const get = (rank: number, t: string) => {
+    const key = `${rank}:${t}`;
+    let v = cache.get(key);
+    if (!v) {
+      v = getRank(rank, t);
+      cache.set(key, v);
+    }
+    return v;
+  };
+  const setAt = (kind: 'k' | 'v', set: { plane: number; base: number }, k: number) => {
+    const lp = lay.planes[set.plane]!;
+    return { t: lp[kind][k % lp.r]!, row: set.base + Math.floor(k / lp.r) };
+  };
+  const HqG = Hq * ranks;
+  const HkG = Hk * ranks;
+  switch (name) {
+    case 'q_rope_q': {
+      const M = B * T;
+      for (let rank = 0; rank < ranks; rank++) {
+        const v = get(rank, lay.tensors.qq);
+        for (let m = 0; m < M; m++) {
+          const b = Math.floor(m / T);
+          for (let h = 0; h < Hq; h++) {
+            const s = (b * Hk + Math.floor(h / G)) % kpack;
+            for (let dd = 0; dd < D; dd++) out[m * HqG * D + (rank * Hq + h) * D + dd] = v[(m * Hq + h) * L + s * D + dd]!;
+          }
+        }
+      }
+      return out;
+    }
+    case 'k_cache':
+    case 'v_cache': {
+      const kind = name === 'k_cache' ? 'k' : 'v';
+      for (let rank = 0; rank < ranks; rank++) {
+        for (let b = 0; b < B; b++) {
+          for (let g = 0; g < Hk; g++) {
+            const pi = b * Hk + g;
+            for (let pos = 0; pos < S; pos++) {
+              for (let dd = 0; dd < D; dd++) {
+                let at: { t: string; row: number };
+                let lane: number;
+                if (kind === 'k') {
+                  at = setAt('k', lay.kSets[Math.floor(pi / kpack) * nT + Math.floor(pos / L)]!, (pi % kpack) * D + dd);
+                  lane = pos % L;
+                } else {
+                  at = setAt('v', lay.vSets[(b * tilesKV + Math.floor(g / hpv)) * nC + Math.floor(pos / H)]!, pos % H);
+                  lane = (g % hpv) * D + dd;
+                }
+                out[((b * HkG + rank * Hk + g) * S + pos) * D + dd] = get(rank, at.t)[at.row * L + lane]!;
+              }
+            }
+          }
+        }
+      }
+      return out;
+    }
+    case 'scores':
+    case 'probs':
+    case 'probs_q': {
+      const fill = name === 'scores' ? -Infinity : 0;
+      out.fill(fill);
+      const tensor = name === 'scores' ? lay.tensors.scores : name === 'probs' ? lay.tensors.probs : lay.tensors.probsQ;
+      for (let rank = 0; rank < ranks; rank++) {
+        const v = get(rank, tensor);
+        for (let b = 0; b < B; b++) {
+          for (let h = 0; h < Hq; h++) {
+            for (let t = 0; t < T; t++) {
+              const r = (b * Hq + h) * T + t;
+              const { lo, hi } = window(lay, t);
+              const o = ((b * HqG + rank * Hq + h) * T + t) * S;
+              for (let pos = lo; pos <= hi; pos++) {
+                out[o + pos] = name === 'probs_q' ? v[(r * nC + Math.floor(pos / H)) * L + (pos % H)]! : v[(r * nT + Math.floor(pos / L)) * L + (pos % L)]!;
+              }
+            }
+          }
+        }
+      }
+      return out;
+    }
+    default:
+      throw new Error(`internal: readBackAttention does not decode ${name}`);
+  }
+}
+
+/** The lowerings of this file and rope.ts, by graph op name. */
+export const ATTENTION_LOWERINGS: Record<string, Lowering> = {
+  rope_q: lowerRope,
+  rope_k: lowerRope,
+  q_quant: lowerQQuant,
+  kv_append: lowerKvAppend,
+  attn_scores: lowerAttnScores,
+  attn_softmax: lowerSoftmax,
+  probs_quant: lowerProbsQuant,
+  attn_values: lowerAttnValues,
+};
+
+for (const [name, l] of Object.entries(ATTENTION_LOWERINGS)) ATTENTION.set(name, l);
+for (const name of ATTENTION_READBACK) {
+  READ_BACK.set(name, (layer, read) =>
+    readBackAttention(name, layer.graph.tensors[name]!.shape, (r, t) => Float64Array.from(read(r, t)), attentionLayout(layer)));
+}

@@ -1,0 +1,148 @@
+// The attention lowerings (src/compiler/rope.ts, attention.ts): RoPE, q_quant, kv_append,
+// attn_scores, attn_softmax, probs_quant, attn_values, compiled for the tiny model on the tiny and
+// tsp-v1 chips (decode with a past, batch 1 and 2; prefill), run on the emulator. Each op's output
+// must lie within its local fp32 bound on the chip's own inputs (checkOpByOp), the program must
+// run hazard-free under --check with the same result unchecked, and take exactly the predicted
+// cycles. q, k and v are placed from the reference (rounded to fp32) in the heads layout.
+import { basename } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { assemble } from '../src/asm/assemble.js';
+import { loadChipPreset } from '../src/chip/preset.js';
+import { Core, instructionCount } from '../src/chip/core.js';
+import { loadCoreWasm } from '../src/chip/wasm-node.js';
+import { loadModelConfig } from '../src/models/config.js';
+import { referenceLayer } from '../src/models/reference.js';
+import { checkOpByOp } from '../src/models/bounds.js';
+import type { LayerOptions } from '../src/models/graph.js';
+import { headsPer, type LayerCtx } from '../src/compiler/context.js';
+import { Schedule } from '../src/compiler/schedule.js';
+import { Sram } from '../src/compiler/sram.js';
+import { WeightStore } from '../src/compiler/weight-store.js';
+import { encodeF32 } from '../src/compiler/rows.js';
+import { ATTENTION_LOWERINGS, ATTENTION_READBACK, readBackAttention, attentionLayout } from '../src/compiler/attention.js';
+
+const MINE = ['rope_q', 'rope_k', 'q_quant', 'kv_append', 'attn_scores', 'attn_softmax', 'probs_quant', 'attn_values'];
+
+/** Compiles the attention ops of one layer of `model` on `chipName` with q/k/v given. */
+export function compileAttention(chipName: string, model: string, options: LayerOptions) {
+  // a longer context than tiny's 256 positions, to cover several position tiles on tsp-v1
+  const config = { ...loadModelConfig(model), maxPositionEmbeddings: 4096 };
+  const run = referenceLayer(config, { dtype: 'int8', ...options });
+  const chip = loadChipPreset(chipName);
+  const sch = new Schedule(chip);
+  const ws = new WeightStore(sch);
+  const sram = new Sram(sch, ws.activationSlices);
+  const { graph } = run;
+  const D = config.headDim;
+  const ctx: LayerCtx = {
+    chip,
+    sch,
+    sram,
+    weightStore: ws,
+    graph,
+    weights: run.weights,
+    share: { rank: 0, ranks: 1, heads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads, intermediate: config.intermediateSize },
+    acts: new Map(),
+    vxm: sch.position('VXM'),
+    units: new Set(),
+    inputs: run.inputs,
+    timingOnly: false,
+  };
+  const M = graph.shape.rows;
+  const per = headsPer(chip, D);
+  const placed: Record<string, Float64Array> = {};
+  for (const name of ['q', 'k', 'v']) {
+    const vals = run.values[name]!.map(Math.fround);
+    placed[name] = vals;
+    const cols = vals.length / M;
+    const tiles = Math.ceil(cols / per);
+    const t = sram.alloc(name, 'fp32', M * tiles, { data: encodeF32(vals, M, cols, chip.lanes, per) });
+    ctx.acts.set(name, { t, tokens: M, tiles, per, cols, first: 0 });
+  }
+  const spans: Record<string, [number, number]> = {};
+  let c = 0;
+  for (const op of graph.ops) {
+    const lower = ATTENTION_LOWERINGS[op.name];
+    if (!lower) continue;
+    const s = c;
+    c = lower(ctx, op, c);
+    spans[op.name] = [s, c];
+  }
+  return { run, ctx, chip, sch, placed, spans, end: c };
+}
+
+async function runAttention(chipName: string, options: LayerOptions) {
+  const { run, ctx, chip, sch, placed, spans } = compileAttention(chipName, 'tiny', options);
+  const src = sch.toSource([`attention test on ${chipName}`], { dataDir: 'data' });
+  const files = new Map<string, Uint8Array>();
+  for (const t of sch.tensors) if (t.data) files.set(`${t.name}.bin`, Array.isArray(t.data) ? t.data[0]! : t.data);
+  const program = assemble(src, {
+    file: 'attention.sfa',
+    chip,
+    readFile: (p) => {
+      const b = files.get(basename(p));
+      if (!b) throw new Error(`no data for ${p}`);
+      return b;
+    },
+  });
+  const results: { cycles: number; tensors: Record<string, number[]> }[] = [];
+  for (const checked of [true, false]) {
+    const core = await Core.create(chip, loadCoreWasm(), { checked, maxInstructions: instructionCount(program) });
+    core.load(program);
+    core.run(1e8);
+    const err = core.error();
+    if (err) throw new Error(`core error (${checked ? 'checked' : 'unchecked'}): ${JSON.stringify(err)}`);
+    expect(core.halted).toBe(true);
+    const tensors: Record<string, number[]> = {};
+    for (const t of sch.tensors) tensors[t.name] = core.readTensor(t.name).values;
+    results.push({ cycles: core.programCycles, tensors });
+  }
+  expect(results[1]!.cycles).toBe(results[0]!.cycles);
+  expect(results[1]!.tensors).toEqual(results[0]!.tensors);
+  expect(results[0]!.cycles).toBe(sch.predictedCycles());
+  const got = results[0]!.tensors;
+  // the implementation's tensors: ours decoded, the rest the reference's
+  const actual: Record<string, Float64Array> = {};
+  for (const [k, v] of Object.entries(run.values)) actual[k] = v;
+  Object.assign(actual, placed);
+  const { graph } = run;
+  const lay = attentionLayout(ctx);
+  const plain = (name: string) => {
+    const a = ctx.acts.get(name)!;
+    const vals = got[a.t.name]!;
+    const out = new Float64Array(a.tokens * a.cols);
+    for (let m = 0; m < a.tokens; m++) for (let f = 0; f < a.cols; f++) out[m * a.cols + f] = vals[(m * a.tiles + Math.floor(f / a.per)) * chip.lanes + (f % a.per)]!;
+    return out;
+  };
+  for (const name of ['q_rope', 'k_rope', 'attn']) actual[name] = plain(name);
+  for (const name of ATTENTION_READBACK) {
+    actual[name] = readBackAttention(name, graph.tensors[name]!.shape, (_r, t) => Float64Array.from(got[t]!), lay);
+  }
+  const checks = checkOpByOp(run, actual).filter((c) => MINE.includes(c.op));
+  for (const c of checks) {
+    expect(c.comparison.ok, `${c.op} -> ${c.output}: ratio ${c.comparison.maxRatio} worst ${JSON.stringify(c.comparison.worst)}`).toBe(true);
+    expect(c.comparison.count).toBeGreaterThan(0);
+  }
+  if (process.env.SF_ATTN_VERBOSE) console.log(chipName, JSON.stringify(options), results[0]!.cycles, JSON.stringify(spans), checks.map((c) => `${c.op}/${c.output}: n ${c.comparison.count} ratio ${c.comparison.maxRatio.toExponential(2)}`).join('; '));
+  return { cycles: results[0]!.cycles, spans, checks };
+}
+
+describe('attention lowerings (tiny model)', () => {
+  const cases: [string, LayerOptions][] = [
+    ['tiny', { phase: 'decode', past: 5, batch: 1 }],
+    ['tiny', { phase: 'decode', past: 5, batch: 2 }],
+    ['tiny', { phase: 'prefill', tokens: 7 }],
+    ['tiny', { phase: 'decode', past: 40, batch: 1 }],
+    ['tsp-v1', { phase: 'decode', past: 5, batch: 1 }],
+    ['tsp-v1', { phase: 'decode', past: 5, batch: 2 }],
+    ['tsp-v1', { phase: 'prefill', tokens: 7 }],
+    ['tsp-v1', { phase: 'decode', past: 700, batch: 1 }],
+    ['tsp-v1', { phase: 'prefill', tokens: 5, past: 318, batch: 2 }],
+  ];
+  for (const [chip, o] of cases) {
+    it(`${chip} ${o.phase} past ${o.past ?? 0} batch ${o.batch ?? 1} tokens ${o.tokens ?? 1}: within bounds, no hazards, cycles as predicted`, async () => {
+      const r = await runAttention(chip, o);
+      expect(r.checks.length).toBeGreaterThanOrEqual(9);
+    });
+  }
+});
