@@ -41,7 +41,7 @@ import { firstKey, type GraphOp } from '../models/graph.js';
 import { roundFloat } from '../models/quant.js';
 import { act, type Act, type LayerCtx, type Lowering } from './context.js';
 import { allocNear, aluQueues, chainAny, claimTo, constantApart, f32Bytes, issueAny, place, readFrom, sxmNear } from './attn-common.js';
-import { ATTENTION } from './layer.js';
+import { ATTENTION } from './registry.js';
 import { READ_BACK } from './read-back.js';
 import { lowerRope } from './rope.js';
 import { readTwo, slicePositions, storeRow, writeRow } from './rows.js';
@@ -79,7 +79,9 @@ export interface AttentionLayout {
   kSets: { plane: number; base: number }[];
   vSets: { plane: number; base: number }[];
   /** Chip tensor names of q_q, scores, probs, probs_q. */
-  tensors: { qq: string; scores: string; probs: string; probsQ: string };
+  /** Chip tensor names of q_q and probs_q, and of the parts of scores and probs (row r of the
+   * softmax in part r mod parts, local row floor(r / parts) * nT + jt). */
+  tensors: { qq: string; scores: string[]; probs: string[]; probsQ: string };
 }
 
 interface CachePlane {
@@ -99,9 +101,11 @@ interface State {
   /** Cycle from which each cache row (tensor name:row) holds its latest value. */
   ready: Map<string, number>;
   qq?: ChipTensor;
-  scores?: ChipTensor;
-  probs?: ChipTensor;
+  scores?: ChipTensor[];
+  probs?: ChipTensor[];
   probsQ?: ChipTensor;
+  /** probs_q is written by the softmax's last pass: the cycle it is all in SRAM. */
+  probsQReady?: number;
 }
 
 /** By the layer's acts map (LayerCtx.acts, CompiledLayer.acts: the same object). */
@@ -189,7 +193,7 @@ function state(ctx: LayerCtx): State {
     lanes: L, half: H, headDim: D, batch: B, tokens: T, past: P, seq: S, window: a.window,
     heads: Hq, kvHeads: Hk, ranks, group: a.group, kpack, hpv, tilesKV, nT, nC,
     planes: layPlanes, kSets, vSets,
-    tensors: { qq: 'q_q', scores: 'scores', probs: 'probs', probsQ: 'probs_q' },
+    tensors: { qq: 'q_q', scores: [], probs: [], probsQ: 'probs_q' },
   };
 
   // the past cache, per rank, as the reference rounds it
@@ -386,9 +390,10 @@ export const lowerKvAppend: Lowering = (ctx, op, start) => {
   const oh = new Float64Array(lanesOf.length * L);
   lanesOf.forEach((l, i) => (oh[i * L + l] = 1));
   const onehot = ctx.sram.alloc('k_onehot', st.adt, lanesOf.length, { data: bytesOf(st.adt, oh) });
-  // K^T: D rows per new key, lane p mod L
+  // K^T: D rows per new key, lane p mod L; the two SXMs take every other row, each on its own
+  // cursor (a row is at most one broadcast a cycle per SXM)
   let n = 0;
-  cur = Math.max(start, stageReady - 8);
+  const curS = [Math.max(start, stageReady - 8), Math.max(start, stageReady - 8)];
   for (let m = 0; m < M; m++) {
     const b = Math.floor(m / T);
     const p = P + (m % T);
@@ -400,19 +405,20 @@ export const lowerKvAppend: Lowering = (ctx, op, start) => {
       const sr = m * tilesKV + Math.floor(g / hpv);
       for (let dd = 0; dd < D; dd++) {
         const dst = setRow(st, 'k', ks, (pi % kpack) * D + dd);
-        const sxm = n++ % 2 ? 'SXM.E' : 'SXM.W';
+        const side = n++ % 2;
+        const sxm = side ? 'SXM.E' : 'SXM.W';
         const sp = sch.position(sxm);
         const lane = (g % hpv) * D + dd;
         const what = `kv_append m${m} g${g} d${dd}`;
-        cur = place(sch, cur, (c) => {
+        curS[side] = place(sch, Math.max(curS[side]!, readyOf(dst.t, dst.row) - 12), (c) => {
           const dist = c - sch.travel(sp, vxm) - d.sxm;
           const sb = readFrom(sch, stage, sr, dist, sp, stageReady, `${what} key`);
+          const ob = readFrom(sch, dst.t, dst.row, c + d.vxmAlu, vxm, readyOf(dst.t, dst.row), `${what} old row`);
           const db = toward(sch, 2, sp, dist + d.sxm, vxm, `${what} broadcast`);
           sch.issue(sxm, dist, `DIST.${st.adt} ${name(db)}, ${name(sb)}, ${lane}`, what);
           const mb = readFrom(sch, onehot, oi, c, vxm, start, `${what} one-hot`);
           const pr = chainAny(sch, 2, c + d.vxmAlu, `${what} on lane`);
           issueAny(sch, alus, c, `MUL.${st.adt} ${name(pr)}, ${name(db)}, ${name(mb)}`);
-          const ob = readFrom(sch, dst.t, dst.row, c + d.vxmAlu, vxm, readyOf(dst.t, dst.row), `${what} old row`);
           const o = storeRow(sch, dst.t, dst.row, vxm, c + 2 * d.vxmAlu, what);
           issueAny(sch, alus, c + d.vxmAlu, `ADD.${st.adt} ${name(o.base)}, ${name(pr)}, ${name(ob)}`);
           st.ready.set(`${dst.t.name}:${dst.row}`, o.ready);
@@ -430,37 +436,56 @@ export const lowerKvAppend: Lowering = (ctx, op, start) => {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Installing a K or V set into a plane: IW i on cycle c0 + i installs rows i*r .. i*r+r-1, slice j
-// reading local row base + i; returns the first cycle an MM may use the set.
+// Installing a K or V set into a plane: IW i installs rows i*r .. i*r+r-1, slice j reading local
+// row base + i. The IWs go on consecutive cycles when that fits soon (one READ + REPEAT per
+// slice), else each on the first cycle its reads fit (the feeding slices also hold the rows other
+// planes' MMs read and write). Returns the first cycle an MM may use the set.
 
-function install(ctx: LayerCtx, st: State, p: number, kind: 'k' | 'v', base: number, c0: number, floor: number, what: string): number {
+function installIw(ctx: LayerCtx, st: State, p: number, kind: 'k' | 'v', base: number, i: number, n: number, c0: number, floor: number, what: string): void {
   const { sch, d } = { sch: ctx.sch, d: ctx.chip.delays };
   const cp = st.planes[p]!;
   const { r, lr } = st.lay.planes[p]!;
   const H = st.lay.half;
-  const vals: { offset: number; width: number; from: number; cycle: number; to: number }[] = [];
   const tensors = cp[kind];
+  // IWs i .. i+n-1 on cycles c0 .. c0+n-1
+  const vals: { offset: number; width: number; from: number; cycle: number; to: number }[] = [];
   for (let j = 0; j < r; j++) {
     const from = sch.position(cp.slices[j]!);
     const issue = c0 - sch.travel(from, cp.pos) - d.memRead;
     if (issue < floor || issue < 0) throw new ScheduleConflict(`${what}: weights read before cycle ${floor}`);
-    for (let i = 0; i < lr && i * r + j < H; i++) vals.push({ offset: 2 * j, width: 2, from, cycle: issue + i + d.memRead, to: cp.pos });
+    for (let k = i; k < i + n && k < lr && k * r + j < H; k++) vals.push({ offset: 2 * j, width: 2, from, cycle: issue + (k - i) + d.memRead, to: cp.pos });
   }
-  const sb = sch.pickStreams(cp.east, 2 * r, vals, what);
+  const sb = sch.pickStreams(cp.east, 2 * Math.min(r, H - i * r), vals, what);
   for (let j = 0; j < r; j++) {
     const slice = cp.slices[j]!;
     const from = sch.position(slice);
     const issue = c0 - sch.travel(from, cp.pos) - d.memRead;
-    let n = 0;
-    for (let i = 0; i < lr && i * r + j < H; i++, n++) sch.claimPorts(slice, issue + i, 2, what);
-    sch.issue(slice, issue, `READ ${tensors[j]!.name}[${base}], ${sch.plan.streamName(sb + 2 * j)}`, j === 0 ? what : undefined);
-    sch.repeat(slice, n - 1, 1);
+    let cnt = 0;
+    for (let k = i; k < i + n && k < lr && k * r + j < H; k++, cnt++) sch.claimPorts(slice, issue + (k - i), 2, what);
+    if (!cnt) continue;
+    sch.issue(slice, issue, `READ ${tensors[j]!.name}[${base + i}], ${sch.plan.streamName(sb + 2 * j)}`, j === 0 && i === 0 ? what : undefined);
+    sch.repeat(slice, cnt - 1, 1);
   }
-  const full = Math.floor(H / r);
-  sch.issue(cp.queue, c0, `IW.${st.adt} 0, ${sch.plan.streamName(sb)}, ${r}`, what);
-  sch.repeat(cp.queue, full - 1, 1);
-  if (H % r) sch.issue(cp.queue, c0 + full, `IW.${st.adt} ${full * r}, ${sch.plan.streamName(sb)}, ${H % r}`);
-  return c0 + lr;
+  const full = Math.min(i + n, Math.floor(H / r)) - i;
+  if (full > 0) {
+    sch.issue(cp.queue, c0, `IW.${st.adt} ${i * r}, ${sch.plan.streamName(sb)}, ${r}`, i === 0 ? what : undefined);
+    sch.repeat(cp.queue, full - 1, 1);
+  }
+  if (i + n >= lr && H % r) sch.issue(cp.queue, c0 + lr - 1 - i, `IW.${st.adt} ${(lr - 1) * r}, ${sch.plan.streamName(sb)}, ${H % r}`);
+}
+
+function install(ctx: LayerCtx, st: State, p: number, kind: 'k' | 'v', base: number, earliest: number, floor: number, what: string): number {
+  const sch = ctx.sch;
+  const { lr } = st.lay.planes[p]!;
+  try {
+    const c0 = place(sch, earliest, (c) => installIw(ctx, st, p, kind, base, 0, lr, c, floor, what), what, 8);
+    return c0 + lr;
+  } catch (e) {
+    if (!(e instanceof ScheduleConflict)) throw e;
+  }
+  let c = earliest;
+  for (let i = 0; i < lr; i++) c = place(sch, c, (ci) => installIw(ctx, st, p, kind, base, i, 1, ci, floor, `${what} IW ${i}`), what) + 1;
+  return c;
 }
 
 /** Places each plane's sets round robin: install, then its MMs, each at the first free cycle. */
@@ -479,15 +504,24 @@ function runPlanes(
     byPlane.forEach((list, p) => {
       const set = list[k];
       if (!set) return;
-      let mmAt = 0;
-      place(sch, free[p]!, (c0) => {
-        mmAt = install(ctx, st, p, kind, set.base, c0, start, set.what);
-      }, set.what);
-      let cur = mmAt;
+      let cur = install(ctx, st, p, kind, set.base, free[p]!, start, set.what);
       for (const mm of set.mms) cur = place(sch, cur, mm, `${set.what} MM`) + 2;
       free[p] = cur;
     });
   }
+}
+
+/** A row set split over up to two tensors in different pairs (by softmax row parity), so that
+ * the softmax passes read two rows a cycle: R rows of `per` vectors each. */
+function parts(ctx: LayerCtx, name: string, R: number, per: number, avoid: ChipTensor[]): ChipTensor[] {
+  const k = Math.min(2, R, ctx.sram.pairs.length);
+  const out: ChipTensor[] = [];
+  for (let i = 0; i < k; i++) out.push(allocNear(ctx, `${name}_${i}`, 'fp32', Math.ceil((R - i) / k) * per, [...avoid, ...out]));
+  return out;
+}
+
+function partRow<X>(ps: X[], r: number, per: number, jt: number): { t: X; row: number } {
+  return { t: ps[r % ps.length]!, row: Math.floor(r / ps.length) * per + jt };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -500,9 +534,10 @@ export const lowerAttnScores: Lowering = (ctx, op, start) => {
   const { lanes: L, tokens: T, heads: Hq, kvHeads: Hk, group: G, kpack, nT, batch: B } = lay;
   const qq = st.qq ?? act(ctx, op.inputs[0]!.name).t;
   const R = B * Hq * T;
-  const scores = allocNear(ctx, 'scores', 'fp32', R * nT);
+  const scores = parts(ctx, 'scores', R, nT, []);
   st.scores = scores;
-  register(ctx, op.outputs[0]!.name, scores, R, nT, L, 0, ctx.share.rank * Hq);
+  lay.tensors.scores = scores.map((t) => t.name);
+  register(ctx, op.outputs[0]!.name, scores[0]!, R, nT, L, 0, ctx.share.rank * Hq);
   ctx.units.add('MEM').add('MXM');
   let end = start;
   const sets = lay.kSets.map((ks, i) => {
@@ -524,7 +559,8 @@ export const lowerAttnScores: Lowering = (ctx, op, start) => {
           mms.push((c) => {
             const what = `attn_scores b${b} h${h} t${t} tile ${jt}`;
             const xb = readFrom(sch, qq, m * Hq + h, c, cp.pos, start, what);
-            const o = storeRow(sch, scores, r * nT + jt, cp.pos, c + d.mxm, what);
+            const at = partRow(scores, r, nT, jt);
+            const o = storeRow(sch, at.t, at.row, cp.pos, c + d.mxm, what);
             sch.issue(cp.queue, c, `MM.${st.adt} ${name(xb)}, ${name(o.base)}`, what);
             end = Math.max(end, o.ready);
           });
@@ -539,8 +575,9 @@ export const lowerAttnScores: Lowering = (ctx, op, start) => {
 
 
 // ---------------------------------------------------------------------------------------------
-// attn_softmax. Per row r a scratch row (in a pair apart from probs) holds in turn the running
-// max, M, and rsqrt(sum)^2; e is parked in the probs rows until pass C overwrites it with p.
+// attn_softmax, with probs_quant folded into its last pass. Per row r: M and rsqrt(sum)^2 in
+// softmax_row (parts by r parity); e = exp(z - M) is formed twice (pass B sums it, pass C scales
+// it) rather than stored, which saves a write and a read of every tile.
 
 interface SoftRow {
   r: number;
@@ -552,14 +589,21 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
   const st = state(ctx);
   const lay = st.lay;
   const { sch, d, vxm, alus, name } = env(ctx);
-  const { lanes: L, tokens: T, heads: Hq, nT, batch: B } = lay;
+  const { lanes: L, half: H, tokens: T, heads: Hq, nT, nC, batch: B } = lay;
   const a = op.attrs as Extract<GraphOp['attrs'], { kind: 'softmax' }>;
   const scale = Math.fround(a.scale);
-  const scores = st.scores ?? act(ctx, op.inputs[0]!.name).t;
+  const scores = st.scores!;
   const R = B * Hq * T;
-  const probs = allocNear(ctx, 'probs', 'fp32', R * nT, [scores]);
+  const probs = parts(ctx, 'probs', R, nT, scores);
   st.probs = probs;
-  register(ctx, op.outputs[0]!.name, probs, R, nT, L, 0, ctx.share.rank * Hq);
+  lay.tensors.probs = probs.map((t) => t.name);
+  register(ctx, op.outputs[0]!.name, probs[0]!, R, nT, L, 0, ctx.share.rank * Hq);
+  const pq = ctx.sram.alloc('probs_q', st.adt, R * nC);
+  st.probsQ = pq;
+  const quant = ctx.graph.ops.find((o) => o.name === 'probs_quant');
+  if (quant) register(ctx, quant.outputs[0]!.name, pq, R, nC, H, 0, ctx.share.rank * Hq);
+  const pqSxm = sxmNear(sch, pq);
+  const pqSp = sch.position(pqSxm);
   ctx.units.add('MEM').add('VXM').add('SXM');
   // masks (0 on attended lanes, -inf elsewhere) of the boundary tiles
   const maskKeys: string[] = [];
@@ -578,6 +622,9 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
       }
       tiles.push({ jt, mask });
     }
+    // boundary tiles first: their z takes one op more, so in the max chain (one tile every vxmAlu
+    // cycles) their scores are read on cycles no other tile's are
+    tiles.sort((x, y) => Number(y.mask >= 0) - Number(x.mask >= 0));
     rows.push({ r, tiles });
   }
   const mv = new Float64Array(Math.max(1, maskKeys.length) * L);
@@ -586,30 +633,20 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
     for (let l = 0; l < L; l++) mv[i * L + l] = l >= a0 && l <= a1 ? 0 : -Infinity;
   });
   const masks = constantApart(ctx, 'softmax_masks', 'fp32', Math.max(1, maskKeys.length), f32Bytes(mv), []);
-  const aux = allocNear(ctx, 'softmax_row', 'fp32', R, [probs]);
+  const aux = parts(ctx, 'softmax_row', R, 2, [...scores, ...probs]);
+  const mRow = (r: number) => partRow(aux, r, 2, 0);
+  const iRow = (r: number) => partRow(aux, r, 2, 1);
   const sxmOf = (r: number) => (r % 2 ? 'SXM.E' : 'SXM.W');
-  const auxReady = new Map<number, number>();
-  const eReady = new Map<string, number>();
+  const sc = (r: number, jt: number) => partRow(scores, r, nT, jt);
+  const mReady = new Map<number, number>();
+  const invReady = new Map<number, number>();
 
-  // A. z = s * scale (+ mask), the lane-wise max over the row's tiles, RMAX at an SXM, M to aux.
-  // The max is a chain of MAX ops one vxmAlu apart (tile k's z arriving just in time); where that
-  // does not fit soon (the tiny chip's few streams), the running max is parked in aux between
-  // tiles instead.
-  const toRmax = (row: SoftRow, outAt: number, what: string): { base: number; ready: number } => {
-    const r = row.r;
-    const sxm = sxmOf(r);
-    const sp = sch.position(sxm);
-    const base = toward(sch, 4, vxm, outAt, sp, `${what} to ${sxm}`);
-    const rm = outAt + sch.travel(vxm, sp);
-    const o = storeRow(sch, aux, r, sp, rm + d.sxmReduce, `${what} M`);
-    sch.issue(sxm, rm, `RMAX.fp32 ${name(o.base)}, ${name(base)}`, `softmax r${r}`);
-    return { base, ready: o.ready };
-  };
-  /** z of tile k on streams `dst` at the VXM on cycle y: returns the cycle its score is read for. */
+  /** z (+ mask) of tile k of a row on streams `dst` at the VXM on cycle y. */
   const zOf = (row: SoftRow, k: number, y: number, dst: number, what: string): void => {
     const tile = row.tiles[k]!;
     const c = y - d.vxmAlu * (tile.mask >= 0 ? 2 : 1);
-    const sb = readFrom(sch, scores, row.r * nT + tile.jt, c, vxm, start, what);
+    const at = sc(row.r, tile.jt);
+    const sb = readFrom(sch, at.t, at.row, c, vxm, start, what);
     if (tile.mask >= 0) {
       const z = chainAny(sch, 4, c + d.vxmAlu, `${what} z`);
       issueAny(sch, alus, c, `MULS.fp32 ${name(z)}, ${name(sb)}, ${scale}`);
@@ -619,12 +656,38 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
       issueAny(sch, alus, c, `MULS.fp32 ${name(dst)}, ${name(sb)}, ${scale}`);
     }
   };
+  /** e = exp(z - M) of tile k on streams `dst` at the VXM on cycle `y + vxmAlu + vxmLarge`, z
+   * at the VXM on `y`. */
+  const eOf = (row: SoftRow, k: number, y: number, dst: number, what: string): void => {
+    const z = chainAny(sch, 4, y, `${what} z`);
+    zOf(row, k, y, z, what);
+    const mb = readFrom(sch, mRow(row.r).t, mRow(row.r).row, y, vxm, mReady.get(row.r)!, `${what} M`);
+    const u = chainAny(sch, 4, y + d.vxmAlu, `${what} z - M`);
+    issueAny(sch, alus, y, `SUB.fp32 ${name(u)}, ${name(z)}, ${name(mb)}`);
+    issueAny(sch, alus, y + d.vxmAlu, `EXP.fp32 ${name(dst)}, ${name(u)}`);
+  };
+  const zLead = (row: SoftRow, k: number) => d.vxmAlu * (row.tiles[k]!.mask >= 0 ? 2 : 1);
+
+  // A. the lane-wise max of z over the row's tiles, RMAX at an SXM, M to aux. The max is a chain
+  // of MAX ops one vxmAlu apart (tile k's z arriving just in time); where that does not fit soon
+  // (the tiny chip's few streams), the running max is parked in aux between tiles instead.
+  const toRmax = (row: SoftRow, outAt: number, what: string): { base: number; ready: number } => {
+    const r = row.r;
+    const sxm = sxmOf(r);
+    const sp = sch.position(sxm);
+    const base = toward(sch, 4, vxm, outAt, sp, `${what} to ${sxm}`);
+    const rm = outAt + sch.travel(vxm, sp);
+    const o = storeRow(sch, mRow(r).t, mRow(r).row, sp, rm + d.sxmReduce, `${what} M`);
+    sch.issue(sxm, rm, `RMAX.fp32 ${name(o.base)}, ${name(base)}`, `softmax r${r}`);
+    return { base, ready: o.ready };
+  };
   const parked: SoftRow[] = [];
+  let from = start;
   for (const row of rows) {
     const n = row.tiles.length;
     const what = `softmax r${row.r} max`;
     try {
-      place(sch, start, (y0) => {
+      from = place(sch, from, (y0) => {
         let prev = -1;
         let rdy = 0;
         for (let k = 0; k < n; k++) {
@@ -640,8 +703,8 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
           issueAny(sch, alus, y, `MAX.fp32 ${name(out)}, ${name(yb)}, ${name(k === 0 ? yb : prev)}`);
           prev = out;
         }
-        auxReady.set(row.r, rdy);
-      }, what, 64);
+        mReady.set(row.r, rdy);
+      }, what, 256);
     } catch (e) {
       if (!(e instanceof ScheduleConflict)) throw e;
       parked.push(row);
@@ -657,51 +720,34 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
       const r = row.r;
       const what = `softmax r${r} max tile ${tile.jt}`;
       curA.set(r, place(sch, curA.get(r)!, (c) => {
-        const yAt = c + d.vxmAlu * (tile.mask >= 0 ? 2 : 1);
+        const yAt = c + zLead(row, k);
         const outAt = k === 0 ? yAt : yAt + d.vxmAlu;
-        // the previous running max is read before this tile writes aux[r] again
-        const rb = k > 0 ? readFrom(sch, aux, r, yAt, vxm, auxReady.get(r)!, `${what} running max back`) : -1;
-        let out: { base: number; ready: number };
-        if (k < n - 1) out = storeRow(sch, aux, r, vxm, outAt, `${what} running max`);
-        else out = toRmax(row, outAt, what);
+        // the previous running max is read before this tile writes aux[2r] again
+        const rb = k > 0 ? readFrom(sch, mRow(r).t, mRow(r).row, yAt, vxm, mReady.get(r)!, `${what} running max back`) : -1;
+        const out = k < n - 1 ? storeRow(sch, mRow(r).t, mRow(r).row, vxm, outAt, `${what} running max`) : toRmax(row, outAt, what);
         const yB = k === 0 ? out.base : chainAny(sch, 4, yAt, `${what} z`);
         zOf(row, k, yAt, yB, what);
         if (k > 0) issueAny(sch, alus, yAt, `MAX.fp32 ${name(out.base)}, ${name(yB)}, ${name(rb)}`);
-        auxReady.set(r, out.ready);
+        mReady.set(r, out.ready);
       }, what) + 1);
     }
   }
 
-  // B. e = exp(z - M (+ mask)) per tile (parked in probs), summed by ACC, RSUM at an SXM,
-  // rsqrt(sum)^2 to aux
+  // B. e summed by ACC, RSUM at an SXM, rsqrt(sum)^2 to aux
   const accLast = new Map<string, number>();
-  let cur = start;
   rows.forEach((row, ri) => {
     const r = row.r;
     const n = row.tiles.length;
     const accAlu = alus[ri % alus.length]!;
-    cur = Math.max(start, auxReady.get(r)! - 8);
+    let cur = Math.max(start, mReady.get(r)! - 8);
     row.tiles.forEach((tile, k) => {
-      const what = `softmax r${r} exp tile ${tile.jt}`;
+      const what = `softmax r${r} sum tile ${tile.jt}`;
       cur = place(sch, cur, (c) => {
-        const hasMask = tile.mask >= 0;
-        const xAt = c + d.vxmAlu * (hasMask ? 3 : 2);
-        const eAt = xAt + d.vxmLarge;
+        const y = c + zLead(row, k);
+        const eAt = y + d.vxmAlu + d.vxmLarge;
         if (eAt <= (accLast.get(accAlu) ?? -1)) throw new ScheduleConflict(`${what}: ${accAlu} still sums another row`);
-        const sb = readFrom(sch, scores, r * nT + tile.jt, c, vxm, start, what);
-        const z = chainAny(sch, 4, c + d.vxmAlu, `${what} z`);
-        issueAny(sch, alus, c, `MULS.fp32 ${name(z)}, ${name(sb)}, ${scale}`);
-        const mb = readFrom(sch, aux, r, c + d.vxmAlu, vxm, auxReady.get(r)!, `${what} M`);
-        let u = chainAny(sch, 4, c + 2 * d.vxmAlu, `${what} z - M`);
-        issueAny(sch, alus, c + d.vxmAlu, `SUB.fp32 ${name(u)}, ${name(z)}, ${name(mb)}`);
-        if (hasMask) {
-          const mk = readFrom(sch, masks, tile.mask, c + 2 * d.vxmAlu, vxm, start, `${what} mask`);
-          const u2 = chainAny(sch, 4, xAt, `${what} masked`);
-          issueAny(sch, alus, c + 2 * d.vxmAlu, `ADD.fp32 ${name(u2)}, ${name(u)}, ${name(mk)}`);
-          u = u2;
-        }
-        const e = storeRow(sch, probs, r * nT + tile.jt, vxm, eAt, `${what} e`);
-        issueAny(sch, alus, xAt, `EXP.fp32 ${name(e.base)}, ${name(u)}`);
+        const e = chainAny(sch, 4, eAt, `${what} e`);
+        eOf(row, k, y, e, what);
         let dst = '-';
         let rdy = 0;
         if (k === n - 1) {
@@ -716,87 +762,71 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
           sch.issue(sxm, rs, `RSUM.fp32 ${name(tot)}, ${name(toS)}`, `softmax r${r}`);
           const rq = chainAny(sch, 4, a2 + d.vxmLarge, `${what} rsqrt`);
           issueAny(sch, alus, a2, `RSQRT.fp32 ${name(rq)}, ${name(tot)}`);
-          // aux[r] (M) is read by this row's tiles only, all before their sum is known
-          const o = storeRow(sch, aux, r, vxm, a2 + d.vxmLarge + d.vxmAlu, `${what} rsqrt^2`);
+          const o = storeRow(sch, iRow(r).t, iRow(r).row, vxm, a2 + d.vxmLarge + d.vxmAlu, `${what} rsqrt^2`);
           issueAny(sch, alus, a2 + d.vxmLarge, `MUL.fp32 ${name(o.base)}, ${name(rq)}, ${name(rq)}`);
           rdy = o.ready;
         }
-        sch.issue(accAlu, eAt, `ACC.fp32 ${dst}, ${name(e.base)}${k === 0 ? ', reset' : ''}`);
+        sch.issue(accAlu, eAt, `ACC.fp32 ${dst}, ${name(e)}${k === 0 ? ', reset' : ''}`);
         accLast.set(accAlu, eAt);
-        eReady.set(`${r}:${tile.jt}`, e.ready);
-        if (rdy) auxReady.set(r, rdy);
+        if (rdy) invReady.set(r, rdy);
       }, what) + 1;
     });
   });
 
-  // C. p = e * rsqrt(sum)^2
+  // C. p = e * rsqrt(sum)^2 to probs; its fp16 to probs_q as two chunks of H positions (the upper
+  // one moved to lanes 0..H-1 by an SXM SHIFT)
   let end = start;
-  const curC = rows.map((row) => Math.max(start, auxReady.get(row.r)! - 8));
+  let qEnd = start;
+  const curC = rows.map((row) => Math.max(start, invReady.get(row.r)! - 12));
   for (let k = 0; k < maxTiles; k++) {
     for (const row of rows) {
       const tile = row.tiles[k];
       if (!tile) continue;
       const r = row.r;
-      const what = `softmax r${r} p tile ${tile.jt}`;
+      const jt = tile.jt;
+      const { lo, hi } = window(lay, r % T);
+      const low = 2 * jt * H <= hi && 2 * jt * H + H - 1 >= lo;
+      const up = 2 * jt + 1 < nC && (2 * jt + 1) * H <= hi && (2 * jt + 1) * H + H - 1 >= lo;
+      const what = `softmax r${r} p tile ${jt}`;
       curC[r] = place(sch, curC[r]!, (c) => {
-        const eb = readFrom(sch, probs, r * nT + tile.jt, c, vxm, eReady.get(`${r}:${tile.jt}`)!, what);
-        const ib = readFrom(sch, aux, r, c, vxm, auxReady.get(r)!, `${what} rsqrt^2`);
-        const o = storeRow(sch, probs, r * nT + tile.jt, vxm, c + d.vxmAlu, what);
-        issueAny(sch, alus, c, `MUL.fp32 ${name(o.base)}, ${name(eb)}, ${name(ib)}`);
+        const y = c + zLead(row, k);
+        const eAt = y + d.vxmAlu + d.vxmLarge;
+        const e = chainAny(sch, 4, eAt, `${what} e`);
+        eOf(row, k, y, e, what);
+        const ib = readFrom(sch, iRow(r).t, iRow(r).row, eAt, vxm, invReady.get(r)!, `${what} rsqrt^2`);
+        const pAt = eAt + d.vxmAlu;
+        const at = partRow(probs, r, nT, jt);
+        const o = storeRow(sch, at.t, at.row, vxm, pAt, what);
+        issueAny(sch, alus, eAt, `MUL.fp32 ${name(o.base)}, ${name(e)}, ${name(ib)}`);
         end = Math.max(end, o.ready);
+        // the cast reads p as it leaves the VXM
+        const qAt = pAt + d.vxmLarge;
+        let qb: number;
+        if (up) {
+          qb = claimTo(sch, 2, vxm, qAt, [pqSp, ...(low ? slicePositions(sch, pq) : [])], `${what} fp16 to ${pqSxm}`);
+          if (low) qEnd = Math.max(qEnd, writeRow(sch, pq, r * nC + 2 * jt, qb, vxm, qAt, `${what} lower`));
+          const sh = qAt + sch.travel(vxm, pqSp);
+          const ou = storeRow(sch, pq, r * nC + 2 * jt + 1, pqSp, sh + d.sxm, `${what} upper`);
+          sch.issue(pqSxm, sh, `SHIFT.${st.adt} ${name(ou.base)}, ${name(qb)}, ${-H}`, what);
+          qEnd = Math.max(qEnd, ou.ready);
+        } else {
+          const ol = storeRow(sch, pq, r * nC + 2 * jt, vxm, qAt, `${what} lower`);
+          qb = ol.base;
+          qEnd = Math.max(qEnd, ol.ready);
+        }
+        issueAny(sch, alus, pAt, `CVT.${st.adt} ${name(qb)}, ${name(o.base)}, fp32`);
       }, what) + 1;
     }
   }
+  st.probsQReady = qEnd;
   return end;
 };
 
-// ---------------------------------------------------------------------------------------------
-// probs_quant: each probability tile in the attention dtype as two chunks of H positions on lanes
-// 0..H-1 (the upper one moved there by an SXM SHIFT): probs_q row r*nC + c.
-
-export const lowerProbsQuant: Lowering = (ctx, op, start) => {
+/** probs_quant: made by the softmax's last pass; done when probs_q is in SRAM. */
+export const lowerProbsQuant: Lowering = (ctx, _op, start) => {
   const st = state(ctx);
-  const lay = st.lay;
-  const { sch, d, vxm, alus, name } = env(ctx);
-  const { lanes: L, half: H, tokens: T, heads: Hq, nT, nC, batch: B } = lay;
-  const probs = st.probs ?? act(ctx, op.inputs[0]!.name).t;
-  const R = B * Hq * T;
-  const pq = ctx.sram.alloc('probs_q', st.adt, R * nC);
-  st.probsQ = pq;
-  register(ctx, op.outputs[0]!.name, pq, R, nC, H, 0, ctx.share.rank * Hq);
-  const sxm = sxmNear(sch, pq);
-  const sp = sch.position(sxm);
-  ctx.units.add('MEM').add('VXM').add('SXM');
-  let end = start;
-  let cur = start;
-  for (let r = 0; r < R; r++) {
-    const { lo, hi } = window(lay, r % T);
-    for (let jt = Math.floor(lo / L); jt <= Math.floor(hi / L); jt++) {
-      const low = 2 * jt * H <= hi && 2 * jt * H + H - 1 >= lo;
-      const up = 2 * jt + 1 < nC && (2 * jt + 1) * H <= hi && (2 * jt + 1) * H + H - 1 >= lo;
-      const what = `probs_quant r${r} tile ${jt}`;
-      cur = place(sch, cur, (c) => {
-        const pb = readFrom(sch, probs, r * nT + jt, c, vxm, start, what);
-        const at = c + d.vxmLarge;
-        let base: number;
-        if (up) {
-          const readers = [sp, ...(low ? slicePositions(sch, pq) : [])];
-          base = claimTo(sch, 2, vxm, at, readers, `${what} to ${sxm}`);
-          if (low) end = Math.max(end, writeRow(sch, pq, r * nC + 2 * jt, base, vxm, at, `${what} lower`));
-          const sh = at + sch.travel(vxm, sp);
-          const o = storeRow(sch, pq, r * nC + 2 * jt + 1, sp, sh + d.sxm, `${what} upper`);
-          sch.issue(sxm, sh, `SHIFT.${st.adt} ${name(o.base)}, ${name(base)}, ${-H}`, what);
-          end = Math.max(end, o.ready);
-        } else {
-          const o = storeRow(sch, pq, r * nC + 2 * jt, vxm, at, `${what} lower`);
-          base = o.base;
-          end = Math.max(end, o.ready);
-        }
-        issueAny(sch, alus, c, `CVT.${st.adt} ${name(base)}, ${name(pb)}, fp32`);
-      }, what) + 1;
-    }
-  }
-  return end;
+  if (st.probsQReady === undefined) throw new Error('internal: probs_quant before attn_softmax');
+  return Math.max(start, st.probsQReady);
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1029,9 +1059,7 @@ export function readBackAttention(
     case 'probs_q': {
       const fill = name === 'scores' ? -Infinity : 0;
       out.fill(fill);
-      const tensor = name === 'scores' ? lay.tensors.scores : name === 'probs' ? lay.tensors.probs : lay.tensors.probsQ;
       for (let rank = 0; rank < ranks; rank++) {
-        const v = get(rank, tensor);
         for (let b = 0; b < B; b++) {
           for (let h = 0; h < Hq; h++) {
             for (let t = 0; t < T; t++) {
@@ -1039,7 +1067,11 @@ export function readBackAttention(
               const { lo, hi } = window(lay, t);
               const o = ((b * HqG + rank * Hq + h) * T + t) * S;
               for (let pos = lo; pos <= hi; pos++) {
-                out[o + pos] = name === 'probs_q' ? v[(r * nC + Math.floor(pos / H)) * L + (pos % H)]! : v[(r * nT + Math.floor(pos / L)) * L + (pos % L)]!;
+                if (name === 'probs_q') out[o + pos] = get(rank, lay.tensors.probsQ)[(r * nC + Math.floor(pos / H)) * L + (pos % H)]!;
+                else {
+                  const at = partRow(name === 'scores' ? lay.tensors.scores : lay.tensors.probs, r, nT, Math.floor(pos / L));
+                  out[o + pos] = get(rank, at.t)[at.row * L + (pos % L)]!;
+                }
               }
             }
           }
