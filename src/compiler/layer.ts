@@ -18,6 +18,8 @@ import { Schedule } from './schedule.js';
 import { FitError, Sram } from './sram.js';
 import { lowerActivation, lowerBinary, lowerQuantizeInt8, lowerRmsNorm } from './vector-ops.js';
 import { WeightStore } from './weight-store.js';
+import { ATTENTION } from './registry.js';
+import './attention.js'; // registers the attention lowerings and read-back decoders
 
 export interface CompileLayerOptions extends LayerOptions {
   chip: ChipConfig;
@@ -89,8 +91,6 @@ export interface CompiledLayer {
   compiled: string[];
 }
 
-/** The attention ops' lowerings (src/compiler/attention.ts registers them). */
-export const ATTENTION = new Map<string, Lowering>();
 
 function lowering(op: GraphOp): Lowering[] {
   const a = op.attrs;
@@ -319,4 +319,4 @@ export function fitsRoughly(chip: ChipConfig, graph: LayerGraph, ranks: number):
   return matrixBytes(graph) / ranks <= ws.capacityBytes(chip) * 0.98;
 }
 
-export { newAct };
+export { newAct, ATTENTION };
