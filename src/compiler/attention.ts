@@ -44,9 +44,9 @@ import { allocNear, aluQueues, chainAny, claimTo, constantApart, f32Bytes, issue
 import { ATTENTION } from './registry.js';
 import { READ_BACK } from './read-back.js';
 import { lowerRope } from './rope.js';
-import { readTwo, slicePositions, storeRow, writeRow } from './rows.js';
+import { slicePositions, storeRow, writeRow } from './rows.js';
 import { ScheduleConflict, type Schedule } from './schedule.js';
-import type { ChipTensor } from './sram.js';
+import { FitError, type ChipTensor } from './sram.js';
 
 type Adt = 'fp16' | 'bf16';
 
@@ -633,7 +633,14 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
     for (let l = 0; l < L; l++) mv[i * L + l] = l >= a0 && l <= a1 ? 0 : -Infinity;
   });
   const masks = constantApart(ctx, 'softmax_masks', 'fp32', Math.max(1, maskKeys.length), f32Bytes(mv), []);
-  const aux = parts(ctx, 'softmax_row', R, 2, [...scores, ...probs]);
+  // one tensor near the VXM if it fits (else split, on the tiny chip)
+  let aux: ChipTensor[];
+  try {
+    aux = [allocNear(ctx, 'softmax_row', 'fp32', 2 * R, [...scores, ...probs])];
+  } catch (e) {
+    if (!(e instanceof FitError)) throw e;
+    aux = parts(ctx, 'softmax_row', R, 2, [...scores, ...probs]);
+  }
   const mRow = (r: number) => partRow(aux, r, 2, 0);
   const iRow = (r: number) => partRow(aux, r, 2, 1);
   const sxmOf = (r: number) => (r % 2 ? 'SXM.E' : 'SXM.W');
@@ -831,26 +838,25 @@ export const lowerProbsQuant: Lowering = (ctx, _op, start) => {
 
 // ---------------------------------------------------------------------------------------------
 // attn_values: per V set, one MM per (query head of its kv heads, token attending the chunk).
-// Each partial goes from the plane to the VXM past the SXM next to the plane, which SHIFTs it to
-// the head's lanes in attn when they differ; at the VXM it is masked to those lanes (when the V
-// set holds other kv heads too) and added to the attn row (the first one is written as is).
+// Each plane sums its partials per (token row, head) in its own rows (attn_part_<plane>, in a pair
+// of its own): the first written straight from the plane, the others added at the VXM. Then each
+// attn vector is merged from its heads' sums of every plane: moved to the head's lanes (an SXM
+// SHIFT) where they differ from its kv head's, masked to them (the V set holds other kv heads too)
+// and added up in one chain.
 
 export const lowerAttnValues: Lowering = (ctx, op, start) => {
   const st = state(ctx);
   const lay = st.lay;
   const { sch, d, vxm, alus, name } = env(ctx);
-  const { half: H, tokens: T, heads: Hq, kvHeads: Hk, group: G, hpv, headDim: D, nC, tilesKV, batch: B } = lay;
+  const { half: H, tokens: T, heads: Hq, group: G, hpv, headDim: D, nC, tilesKV, batch: B } = lay;
   const pq = st.probsQ ?? act(ctx, op.inputs[0]!.name).t;
   const M = B * T;
   const per = hpv * D;
   const tilesQ = Math.ceil((Hq * D) / per);
   const out = allocNear(ctx, op.outputs[0]!.name, 'fp32', M * tilesQ);
   register(ctx, op.outputs[0]!.name, out, M, tilesQ, per, Hq * D, ctx.share.rank * Hq * D);
-  const mask = headMask(ctx, st, [out]);
   ctx.units.add('MEM').add('MXM').add('VXM').add('SXM');
-  // the MMs of each V set, and which planes add into each attn row: the first such plane sums into
-  // the row itself, the others into rows of attn_part, added to it at the end
-  interface Mm { h: number; t: number; row: number; xrow: number }
+  interface Mm { h: number; t: number; key: number; xrow: number }
   const setMms = lay.vSets.map((_, i) => {
     const b = Math.floor(i / (tilesKV * nC));
     const j = Math.floor(i / nC) % tilesKV;
@@ -861,25 +867,20 @@ export const lowerAttnValues: Lowering = (ctx, op, start) => {
       for (let t = 0; t < T; t++) {
         const { lo, hi } = window(lay, t);
         if (c * H > hi || c * H + H - 1 < lo) continue;
-        list.push({ h, t, row: (b * T + t) * tilesQ + Math.floor(h / hpv), xrow: ((b * Hq + h) * T + t) * nC + c });
+        list.push({ h, t, key: (b * T + t) * Hq + h, xrow: ((b * Hq + h) * T + t) * nC + c });
       }
     }
-    // the heads of one attn row as far apart as the set allows (each sum waits for the last)
-    return list.sort((x, y) => (x.h % hpv) - (y.h % hpv) || x.row - y.row);
+    return list;
   });
-  const planesOf = new Map<number, number[]>();
+  // each plane's sum rows, in pairs apart from each other's and attn's
+  const rowOf = st.planes.map(() => new Map<number, number>());
   lay.vSets.forEach((vs, i) => {
-    for (const mm of setMms[i]!) {
-      const l = planesOf.get(mm.row) ?? [];
-      if (!l.includes(vs.plane)) l.push(vs.plane);
-      planesOf.set(mm.row, l);
-    }
+    for (const mm of setMms[i]!) if (!rowOf[vs.plane]!.has(mm.key)) rowOf[vs.plane]!.set(mm.key, rowOf[vs.plane]!.size);
   });
-  const partIdx = new Map<string, number>();
-  for (const [row, pl] of planesOf) for (const p of pl.slice(1)) partIdx.set(`${p}:${row}`, partIdx.size);
-  const part = partIdx.size ? allocNear(ctx, 'attn_part', 'fp32', partIdx.size, [out]) : null;
-  const target = (p: number, row: number) => (planesOf.get(row)![0] === p ? { t: out, row } : { t: part!, row: partIdx.get(`${p}:${row}`)! });
-  const written = new Set<string>();
+  const partT: (ChipTensor | null)[] = [];
+  rowOf.forEach((rows, p) => {
+    partT.push(rows.size ? allocNear(ctx, `attn_part_${p}`, 'fp32', rows.size, [out, ...partT.filter((x): x is ChipTensor => x !== null)]) : null);
+  });
   const sumReady = new Map<string, number>();
   let end = start;
   const sets = lay.vSets.map((vs, i) => {
@@ -887,89 +888,120 @@ export const lowerAttnValues: Lowering = (ctx, op, start) => {
     const j = Math.floor(i / nC) % tilesKV;
     const c = i % nC;
     const cp = st.planes[vs.plane]!;
-    const sxm = cp.pos < vxm ? 'SXM.W' : 'SXM.E';
-    const sp = sch.position(sxm);
-    const masked = Math.min(Hk, (j + 1) * hpv) - j * hpv > 1;
-    const mms = setMms[i]!.map(({ h, t, row, xrow }) => (cy: number) => {
-      const q = h % hpv;
-      const shift = (q - (Math.floor(h / G) % hpv)) * D;
+    const tg = partT[vs.plane]!;
+    const mms = setMms[i]!.map(({ h, t, key, xrow }) => (cy: number) => {
       const what = `attn_values b${b} h${h} t${t} chunk ${c}`;
-      const tg = target(vs.plane, row);
-      const key = `${tg.t.name}:${tg.row}`;
-      const first = !written.has(key);
+      const row = rowOf[vs.plane]!.get(key)!;
+      const k = `${tg.name}:${row}`;
       const xb = readFrom(sch, pq, xrow, cy, cp.pos, start, what);
       const emit = cy + d.mxm;
-      // the partial leaves the plane on `dst`; after the SHIFT (if any) it is on `v`, at the VXM
-      // on `y` (-1: written straight from the plane or the SXM)
       let dst: number;
-      let v: number;
-      let y = -1;
-      let rdy = 0;
-      const direct = first && !masked;
-      if (shift !== 0) {
-        const sh = emit + sch.travel(cp.pos, sp);
-        dst = toward(sch, 4, cp.pos, emit, sp, `${what} to ${sxm}`);
-        if (direct) {
-          const o = storeRow(sch, tg.t, tg.row, sp, sh + d.sxm, what);
-          v = o.base;
-          rdy = o.ready;
-        } else {
-          v = toward(sch, 4, sp, sh + d.sxm, vxm, `${what} partial`);
-          y = sh + d.sxm + sch.travel(sp, vxm);
-        }
-        sch.issue(sxm, sh, `SHIFT.fp32 ${name(v)}, ${name(dst)}, ${shift}`, what);
-      } else if (direct) {
-        const o = storeRow(sch, tg.t, tg.row, cp.pos, emit, what);
-        dst = v = o.base;
+      let rdy: number;
+      if (!sumReady.has(k)) {
+        const o = storeRow(sch, tg, row, cp.pos, emit, what);
+        dst = o.base;
         rdy = o.ready;
       } else {
-        dst = v = toward(sch, 4, cp.pos, emit, vxm, `${what} partial`);
-        y = emit + sch.travel(cp.pos, vxm);
-      }
-      if (y >= 0) {
-        let val = v;
-        let yy = y;
-        // the old sum is read before this partial's sum is written
-        const ab = first ? -1 : readFrom(sch, tg.t, tg.row, masked ? y + d.vxmAlu : y, vxm, start, `${what} sum`);
-        if (masked) {
-          const mk = readFrom(sch, mask, q, y, vxm, start, `${what} mask`);
-          if (first) {
-            const o = storeRow(sch, tg.t, tg.row, vxm, y + d.vxmAlu, what);
-            issueAny(sch, alus, y, `MUL.fp32 ${name(o.base)}, ${name(v)}, ${name(mk)}`);
-            rdy = o.ready;
-          } else {
-            val = chainAny(sch, 4, y + d.vxmAlu, `${what} masked`);
-            issueAny(sch, alus, y, `MUL.fp32 ${name(val)}, ${name(v)}, ${name(mk)}`);
-            yy = y + d.vxmAlu;
-          }
-        }
-        if (!first) {
-          const o = storeRow(sch, tg.t, tg.row, vxm, yy + d.vxmAlu, `${what} sum`);
-          issueAny(sch, alus, yy, `ADD.fp32 ${name(o.base)}, ${name(val)}, ${name(ab)}`);
-          rdy = o.ready;
-        }
+        const y = emit + sch.travel(cp.pos, vxm);
+        dst = toward(sch, 4, cp.pos, emit, vxm, `${what} partial`);
+        const ab = readFrom(sch, tg, row, y, vxm, start, `${what} sum`);
+        const o = storeRow(sch, tg, row, vxm, y + d.vxmAlu, `${what} sum`);
+        issueAny(sch, alus, y, `ADD.fp32 ${name(o.base)}, ${name(dst)}, ${name(ab)}`);
+        rdy = o.ready;
       }
       sch.issue(cp.queue, cy, `MM.${st.adt} ${name(xb)}, ${name(dst)}`, what);
-      written.add(key);
-      sumReady.set(key, rdy);
-      end = Math.max(end, rdy);
+      sumReady.set(k, rdy);
     });
     return { plane: vs.plane, base: vs.base, mms, what: `attn_values V set b${b} v${j} chunk ${c}` };
   });
   runPlanes(ctx, st, 'v', sets, start);
-  // the other planes' sums into attn
-  for (const [row, pl] of planesOf) {
-    for (const p of pl.slice(1)) {
-      const pr = partIdx.get(`${p}:${row}`)!;
-      const what = `attn row ${row} + plane ${p}`;
-      const from = Math.max(sumReady.get(`${out.name}:${row}`)!, sumReady.get(`${part!.name}:${pr}`)!) - 8;
-      place(sch, Math.max(start, from), (c) => {
-        const [ab, bb] = readTwo(sch, out, row, part!, pr, c, vxm, alus[(row + p) % alus.length]!, what);
-        const o = storeRow(sch, out, row, vxm, c + d.vxmAlu, what);
-        issueAny(sch, alus, c, `ADD.fp32 ${name(o.base)}, ${name(ab)}, ${name(bb)}`);
-        sumReady.set(`${out.name}:${row}`, o.ready);
-        end = Math.max(end, o.ready);
-      }, what);
+
+  // attn vector (m, i) = sum over its heads' slots q and the planes p of mask_q * shift(part_p)
+  const masks = partT.map((t) => (t ? headMask(ctx, st, [t]) : null));
+  let cur = start;
+  for (let m = 0; m < M; m++) {
+    for (let i = 0; i < tilesQ; i++) {
+      const parts: { p: number; row: number; q: number; shift: number }[] = [];
+      for (let q = 0; q < hpv && i * hpv + q < Hq; q++) {
+        const h = i * hpv + q;
+        rowOf.forEach((rows, p) => {
+          const row = rows.get(m * Hq + h);
+          if (row !== undefined) parts.push({ p, row, q, shift: (q - (Math.floor(h / G) % hpv)) * D });
+        });
+      }
+      const n = parts.length;
+      const row = m * tilesQ + i;
+      const what = `attn m${m} v${i}`;
+      const from = Math.max(start, Math.max(...parts.map((x) => sumReady.get(`${partT[x.p]!.name}:${x.row}`)!)) - 60);
+      /** One head sum of one plane at the VXM on cycle tk (moved to its lanes on the way). */
+      const value = (x: (typeof parts)[number], tk: number): number => {
+        const t = partT[x.p]!;
+        if (x.shift === 0) return readFrom(sch, t, x.row, tk, vxm, start, what);
+        const sxm = sxmNear(sch, t);
+        const sp = sch.position(sxm);
+        const sh = tk - sch.travel(sp, vxm) - d.sxm;
+        const sb = readFrom(sch, t, x.row, sh, sp, start, `${what} to ${sxm}`);
+        const v = toward(sch, 4, sp, sh + d.sxm, vxm, `${what} moved`);
+        sch.issue(sxm, sh, `SHIFT.fp32 ${name(v)}, ${name(sb)}, ${x.shift}`, what);
+        return v;
+      };
+      try {
+        // one chain: masked sums one vxmAlu apart, each added to the running total as it comes
+        cur = place(sch, Math.max(cur, from), (tau) => {
+          let prev = -1;
+          parts.forEach((x, k) => {
+            const tk = tau + k * d.vxmAlu;
+            const v = value(x, tk);
+            const mk = readFrom(sch, masks[x.p]!, x.q, tk, vxm, start, `${what} mask`);
+            if (n === 1) {
+              const o = storeRow(sch, out, row, vxm, tk + d.vxmAlu, what);
+              issueAny(sch, alus, tk, `MUL.fp32 ${name(o.base)}, ${name(v)}, ${name(mk)}`);
+              end = Math.max(end, o.ready);
+              return;
+            }
+            const u = chainAny(sch, 4, tk + d.vxmAlu, `${what} masked ${k}`);
+            issueAny(sch, alus, tk, `MUL.fp32 ${name(u)}, ${name(v)}, ${name(mk)}`);
+            if (k === 0) {
+              // passed on by one ALU so that it meets the next product
+              prev = chainAny(sch, 4, tau + 2 * d.vxmAlu, `${what} first`);
+              issueAny(sch, alus, tau + d.vxmAlu, `MULS.fp32 ${name(prev)}, ${name(u)}, 1`);
+              return;
+            }
+            const at = tau + (k + 2) * d.vxmAlu;
+            let s: number;
+            if (k === n - 1) {
+              const o = storeRow(sch, out, row, vxm, at, what);
+              s = o.base;
+              end = Math.max(end, o.ready);
+            } else s = chainAny(sch, 4, at, `${what} sum ${k}`);
+            issueAny(sch, alus, tau + (k + 1) * d.vxmAlu, `ADD.fp32 ${name(s)}, ${name(prev)}, ${name(u)}`);
+            prev = s;
+          });
+        }, what, 256) + 1;
+      } catch (e) {
+        if (!(e instanceof ScheduleConflict)) throw e;
+        // where the chain does not fit (two sums from one slice on one cycle, or the tiny chip's
+        // streams): each masked sum added into the attn row on its own
+        let c = from;
+        parts.forEach((x, k) => {
+          c = place(sch, c, (tk) => {
+            const v = value(x, tk);
+            const mk = readFrom(sch, masks[x.p]!, x.q, tk, vxm, start, `${what} mask`);
+            let o: { base: number; ready: number };
+            if (k === 0) {
+              o = storeRow(sch, out, row, vxm, tk + d.vxmAlu, what);
+              issueAny(sch, alus, tk, `MUL.fp32 ${name(o.base)}, ${name(v)}, ${name(mk)}`);
+            } else {
+              const u = chainAny(sch, 4, tk + d.vxmAlu, `${what} masked ${k}`);
+              issueAny(sch, alus, tk, `MUL.fp32 ${name(u)}, ${name(v)}, ${name(mk)}`);
+              const ob = readFrom(sch, out, row, tk + d.vxmAlu, vxm, start, `${what} so far`);
+              o = storeRow(sch, out, row, vxm, tk + 2 * d.vxmAlu, what);
+              issueAny(sch, alus, tk + d.vxmAlu, `ADD.fp32 ${name(o.base)}, ${name(ob)}, ${name(u)}`);
+            }
+            end = Math.max(end, o.ready);
+          }, `${what} part ${k}`) + 1;
+        });
+      }
     }
   }
   return end;
