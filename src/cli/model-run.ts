@@ -1,7 +1,7 @@
 // `sramflow run <model.json>` and `sramflow compile <model.json> -o layer.sfa`: one decoder layer of
 // a model config compiled for the chip (src/compiler/layer.ts), then emulated and checked against
 // the reference (run), or written as a program with its data files (compile).
-import { existsSync, mkdirSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { SfError } from '../util/errors.js';
@@ -118,6 +118,13 @@ export async function cmdRunModel(argv: string[], io: { out: (s: string) => void
   return run.verified || !functional ? 0 : 3;
 }
 
+/** A data directory an earlier `sramflow compile` wrote: .bin files, or numbered chip folders of them. */
+function isCompiledData(dir: string): boolean {
+  if (!statSync(dir).isDirectory()) return false;
+  return readdirSync(dir, { withFileTypes: true }).every((e) =>
+    e.isFile() ? e.name.endsWith('.bin') : e.isDirectory() && /^\d+$/.test(e.name) && readdirSync(join(dir, e.name), { withFileTypes: true }).every((f) => f.isFile() && f.name.endsWith('.bin')));
+}
+
 export async function cmdCompile(argv: string[], io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
   const { positional, flags } = parseArgs(argv, { ...FLAGS, output: { type: 'string', alias: 'o' } }, 'compile');
   if (positional.length !== 1 || typeof flags.output !== 'string') throw new SfError('usage: sramflow compile <model.json> -o <layer.sfa> [--phase decode|prefill] [--context N] [--batch N] [--dtype int8] [--chips N] [--chip P]');
@@ -136,12 +143,16 @@ export async function cmdCompile(argv: string[], io: { out: (s: string) => void;
       writeFileSync(p, bytes);
     }
     writeFileSync(`${out}.tmp-${process.pid}`, layer.source);
-    if (existsSync(dataDir)) rmSync(dataDir, { recursive: true });
+    if (existsSync(dataDir)) {
+      if (!isCompiledData(dataDir)) throw new SfError(`${dataDirName}/ exists and holds files sramflow did not write; move it away or choose another -o`, flags.output);
+      rmSync(dataDir, { recursive: true });
+    }
     renameSync(tmp, dataDir);
     renameSync(`${out}.tmp-${process.pid}`, out);
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     rmSync(`${out}.tmp-${process.pid}`, { force: true });
+    if (e instanceof SfError) throw e;
     throw new SfError(`cannot write (${(e as NodeJS.ErrnoException).code ?? String(e)})`, flags.output);
   }
   io.out(`${describe(layer)}\nwrote ${flags.output} (${layer.source.split('\n').length} lines) and ${dataDirName}/ (${layer.data.size} files); predicted ${layer.predictedCycles} cycles; run it with: sramflow run ${flags.output}`);
