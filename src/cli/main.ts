@@ -22,6 +22,7 @@ import type { SystemProgram } from '../system/source.js';
 import { cmdDebug } from './debug.js';
 import { cmdTrace } from './trace.js';
 import { cmdCompile, cmdRunModel, isModelPath } from './model-run.js';
+import { cmdCompare } from './compare.js';
 
 export const EXIT = { OK: 0, BAD_INPUT: 2, CHIP_ERROR: 3, CYCLE_LIMIT: 4, INTERNAL: 70 } as const;
 
@@ -42,6 +43,14 @@ usage:
       emulate it, check every op against the reference within its rounding bound, and print the
       cycles per op, the total (predicted == emulated) and the chip roofline
   sramflow compile <model.json> -o <layer.sfa> [same flags]  write the layer's program and data
+  sramflow compare <model.json> [--batch N] [--context N] [--phase decode|prefill] [--prompt N]
+               [--gpus h100-sxm,h200,...|all|FILE] [--gpu-dtype D] [--chip P] [--chip-power W]
+               [--chips N] [--wafer cs-3|FILE|none] [--sweep batch=1,2,4|context=...|chips=...]
+               [--json] [--csv FILE] [--svg FILE] [--threads N]
+      the whole model on an SRAM system (layers pipelined over chip groups, emulated) side by
+      side with GPU presets (the GPU model) and a CS-3 wafer (analytical): chips, per-token
+      latency, tokens/s per user and system, time to first token, energy per token, and a
+      per-operator breakdown; --sweep writes a CSV and an SVG chart (docs/compare.md)
   sramflow asm <program.sfa> -o <program.sfp> [--chip ...]   assemble to the binary container
   sramflow disasm <program.sfp> [-o <program.sfa>] [--chip ...] print assembly for a container
   sramflow debug <program> [--chip P] [--port N] [--host H] [--ref FILE]
@@ -164,15 +173,16 @@ export async function main(argv: string[], io: Io = { out: (s) => console.log(s)
       case 'debug': return await cmdDebug(rest, io);
       case 'trace': return await cmdTrace(rest, io);
       case 'compile': return await cmdCompile(rest, io);
+      case 'compare': return await cmdCompare(rest, io);
       case undefined: case 'help': case '--help': case '-h':
         io.out(HELP);
         if (cmd === undefined) {
-          io.err('sramflow: no command given; commands: run, asm, disasm, debug, trace, help');
+          io.err('sramflow: no command given; commands: run, compare, asm, disasm, debug, trace, help');
           return EXIT.BAD_INPUT;
         }
         return EXIT.OK;
       default:
-        throw new SfError(`unknown command "${cmd}"; commands: run, asm, disasm, debug, trace, help`);
+        throw new SfError(`unknown command "${cmd}"; commands: run, compare, asm, disasm, debug, trace, help`);
     }
   } catch (e) {
     if (e instanceof SfError) {

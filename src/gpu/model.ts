@@ -139,7 +139,7 @@ export interface StepEstimate {
 }
 
 /** Which graph ops each kernel runs. The residual add is fused into the RMSNorm after it. */
-const KERNELS: { name: string; ops: string[] }[] = [
+export const KERNELS: { name: string; ops: string[] }[] = [
   { name: 'attn_norm', ops: ['attn_norm', 'attn_in_quant', 'mlp_residual'] },
   { name: 'qkv_proj', ops: ['q_proj', 'k_proj', 'v_proj'] },
   { name: 'rope_kv', ops: ['rope_q', 'rope_k', 'q_quant', 'kv_append'] },

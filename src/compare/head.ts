@@ -1,0 +1,241 @@
+// The model's head as a chip program: the final RMSNorm, the int8 quantisation of its output and
+// the LM head (the vocabulary projection, vocab x hidden int8: often the largest matrix), built as
+// a three-op graph and compiled with the layer compiler's own lowerings (RMSNorm, quantise,
+// weight-streamed matmul + dequantise) and its SRAM and MXM-plane machinery, so that its cycles
+// come from the same kind of schedule as the layers' and are emulated like them.
+//
+// The vocabulary is split over the head's chips (linearShare's 'lm_head' case: each chip computes
+// a contiguous slice of the logits; no all-reduce, sampling is out of scope). Every chip runs the
+// same program with no chip-to-chip traffic, so a timing-only head is emulated on one chip: the
+// others run the identical schedule (SPMD, no data). With values (tests) and several chips it runs
+// as a system program like a tensor-parallel layer.
+//
+// The driver mirrors compileFor in src/compiler/layer.ts (which compiles the decoder layer's graph
+// only); see docs/compare.md.
+import type { ChipConfig } from '../chip/config.js';
+import { mulberry32 } from '../asm/fill.js';
+import type { ModelConfig } from '../models/config.js';
+import { resolveShape, type GraphOp, type LayerGraph, type TensorSpec, type WeightSpec } from '../models/graph.js';
+import { DTYPE_BYTES, quantizeRowsInt8, roundFloat, type ModelDtype } from '../models/quant.js';
+import { streamSeed, type LayerInputs, type StoredWeights } from '../models/weights.js';
+import type { CompiledLayer, OpTiming, Roofline, SymbolEntry } from '../compiler/layer.js';
+import type { LayerCtx, Lowering } from '../compiler/context.js';
+import { lowerAccReduce, lowerDequant, lowerMatmul } from '../compiler/linear.js';
+import { lowerQuantizeInt8, lowerRmsNorm } from '../compiler/vector-ops.js';
+import { encodeF32 } from '../compiler/rows.js';
+import { Schedule } from '../compiler/schedule.js';
+import { Sram } from '../compiler/sram.js';
+import { WeightStore } from '../compiler/weight-store.js';
+import { SfError } from '../util/errors.js';
+
+export interface HeadOptions {
+  chip: ChipConfig;
+  /** Sequences: the head sees the last token of each (default 1). */
+  batch?: number;
+  dtype?: ModelDtype;
+  /** Chips sharing the vocabulary (default: the fewest whose weight slices hold it). */
+  chips?: number;
+  /** No values: timing only (no weights generated). */
+  timingOnly?: boolean;
+  seed?: number;
+  dataDir?: string;
+}
+
+export interface CompiledHead extends CompiledLayer {
+  /** Chips the vocabulary is split over (the head's chip count). */
+  ranks: number;
+}
+
+/** The three ops of the head on `batch` rows (the last token of each sequence). */
+export function headGraph(config: ModelConfig, batch: number, dtype: ModelDtype): LayerGraph {
+  if (dtype !== 'int8') throw new SfError(`--dtype ${dtype}: the LM head is compiled for int8 only`);
+  const shape = resolveShape(config, { phase: 'decode', batch, tokens: 1, past: 0, dtype });
+  const M = shape.rows;
+  const H = config.hiddenSize;
+  const V = config.vocabSize;
+  const side = shape.precision.side;
+  const tensors: Record<string, TensorSpec> = {};
+  const tensor = (name: string, sh: number[], dt: ModelDtype, kind: TensorSpec['kind'], description: string) => {
+    const elements = sh.reduce((a, b) => a * b, 1);
+    tensors[name] = { name, shape: sh, dtype: dt, kind, elements, bytes: elements * DTYPE_BYTES[dt], description };
+  };
+  const weight = (name: string, sh: number[], dt: ModelDtype, kind: WeightSpec['kind'], hfName: string | null): WeightSpec => {
+    const elements = sh.reduce((a, b) => a * b, 1);
+    return { name, hfName, shape: sh, dtype: dt, kind, elements, bytes: elements * DTYPE_BYTES[dt] };
+  };
+  const weights: Record<string, WeightSpec> = {
+    'final_norm.weight': weight('final_norm.weight', [H], side, 'gain', 'model.norm.weight'),
+    'lm_head.weight': weight('lm_head.weight', [V, H], 'int8', 'matrix', config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'),
+    'lm_head.scale': weight('lm_head.scale', [V], 'fp32', 'scale', null),
+  };
+  tensor('x', [M, H], 'fp32', 'input', 'the last layer output of the last token of each sequence');
+  // what the reference evaluator sets up for any graph (unused by the head's ops)
+  const D = config.headDim;
+  tensor('rope_cos', [1, D / 2], 'fp32', 'constant', 'unused by the head');
+  tensor('rope_sin', [1, D / 2], 'fp32', 'constant', 'unused by the head');
+  tensor('k_cache', [batch, config.numKeyValueHeads, shape.seq, D], shape.precision.attention, 'state', 'unused by the head');
+  tensor('v_cache', [batch, config.numKeyValueHeads, shape.seq, D], shape.precision.attention, 'state', 'unused by the head');
+  tensor('xn', [M, H], 'fp32', 'activation', 'RMSNorm(x) * final_norm.weight');
+  tensor('xn_q', [M, H], 'int8', 'activation', 'xn as int8 codes, one scale per row');
+  tensor('xn_q.scale', [M], 'fp32', 'activation', 'per-row int8 scale of xn');
+  tensor('logits', [M, V], 'fp32', 'output', 'xn_q x lm_head.weight^T');
+  const ref = (n: string) => {
+    const t = tensors[n] ?? weights[n]!;
+    return { name: n, shape: t.shape, dtype: t.dtype };
+  };
+  const ops: GraphOp[] = [
+    {
+      name: 'final_norm', kind: 'rmsnorm', inputs: [ref('x')], outputs: [ref('xn')], weights: [ref('final_norm.weight')], dtype: 'fp32',
+      weightBytes: weights['final_norm.weight']!.bytes, activationBytesRead: tensors.x!.bytes, activationBytesWritten: tensors.xn!.bytes,
+      macs: 0, flops: 4 * M * H + 3 * M, attrs: { kind: 'rmsnorm', rows: M, dim: H, eps: config.rmsNormEps, weight: 'final_norm.weight' },
+    },
+    {
+      name: 'head_quant', kind: 'quantize', inputs: [ref('xn')], outputs: [ref('xn_q'), ref('xn_q.scale')], weights: [], dtype: 'fp32',
+      weightBytes: 0, activationBytesRead: tensors.xn!.bytes, activationBytesWritten: tensors.xn_q!.bytes + tensors['xn_q.scale']!.bytes,
+      macs: 0, flops: 5 * M * H + M, attrs: { kind: 'quantize', rows: M, cols: H, to: 'int8', scale: 'xn_q.scale' },
+    },
+    {
+      name: 'lm_head', kind: 'linear', inputs: [ref('xn_q'), ref('xn_q.scale')], outputs: [ref('logits')], weights: [ref('lm_head.weight'), ref('lm_head.scale')], dtype: 'int8',
+      weightBytes: weights['lm_head.weight']!.bytes + weights['lm_head.scale']!.bytes,
+      activationBytesRead: tensors.xn_q!.bytes + tensors['xn_q.scale']!.bytes, activationBytesWritten: tensors.logits!.bytes,
+      macs: M * H * V, flops: 2 * M * V,
+      attrs: { kind: 'linear', rows: M, inFeatures: H, outFeatures: V, weight: 'lm_head.weight', weightScale: 'lm_head.scale', bias: null, inputScale: 'xn_q.scale' },
+    },
+  ];
+  const weightBytes = Object.values(weights).reduce((a, w) => a + w.bytes, 0);
+  const macs = M * H * V;
+  const flops = ops.reduce((a, o) => a + o.flops, 0);
+  return {
+    config, shape, tensors, weights, ops,
+    inputs: ['x'],
+    outputs: ['logits'],
+    totals: {
+      weightBytes,
+      matrixElements: V * H,
+      weightElements: V * H + H,
+      activationBytesRead: ops.reduce((a, o) => a + o.activationBytesRead, 0),
+      activationBytesWritten: ops.reduce((a, o) => a + o.activationBytesWritten, 0),
+      macs, flops, totalFlops: 2 * macs + flops,
+      kvCacheBytes: 0,
+    },
+  };
+}
+
+/** Seeded head weights and input (streams 19, 20, 21: after the layer's 0..18). */
+function headValues(config: ModelConfig, graph: LayerGraph, seed: number): { weights: StoredWeights; inputs: LayerInputs } {
+  const H = config.hiddenSize;
+  const V = config.vocabSize;
+  const draw = (j: number, n: number, lo: number, hi: number) => {
+    const next = mulberry32(streamSeed(seed, j));
+    return Float64Array.from({ length: n }, () => lo + (hi - lo) * next());
+  };
+  const side = graph.shape.precision.side;
+  const gain = draw(19, H, 0.75, 1.25).map((v) => roundFloat(v, side));
+  const q = quantizeRowsInt8(draw(20, V * H, -1 / Math.sqrt(H), 1 / Math.sqrt(H)), V, H);
+  const x = draw(21, graph.shape.rows * H, -1, 1).map((v) => Math.fround(v));
+  return { weights: { 'final_norm.weight': gain, 'lm_head.weight': q.codes, 'lm_head.scale': q.scales }, inputs: { x, kPast: new Float64Array(0), vPast: new Float64Array(0) } };
+}
+
+/** Int8 weight bytes one chip's MXM feeding slices hold. */
+export function weightCapacity(chip: ChipConfig): number {
+  return new WeightStore(new Schedule(chip)).capacityBytes(chip);
+}
+
+/** The fewest chips whose weight slices hold the LM head (the same 2% margin as the layer compiler). */
+export function headChips(config: ModelConfig, chip: ChipConfig): number {
+  return Math.max(1, Math.ceil((config.vocabSize * config.hiddenSize) / (weightCapacity(chip) * 0.98)));
+}
+
+const LOWERINGS: Record<string, Lowering[]> = {
+  final_norm: [lowerRmsNorm],
+  head_quant: [lowerQuantizeInt8],
+  lm_head: [lowerMatmul, lowerAccReduce, lowerDequant],
+};
+
+/** Compile the head for the chip (see the file header). */
+export function compileHead(config: ModelConfig, o: HeadOptions): CompiledHead {
+  const chip = o.chip;
+  const batch = o.batch ?? 1;
+  const graph = headGraph(config, batch, o.dtype ?? 'int8');
+  const ranks = o.chips ?? headChips(config, chip);
+  if (!Number.isInteger(ranks) || ranks < 1) throw new SfError(`head chips must be a positive integer, not ${ranks}`);
+  const cap = weightCapacity(chip);
+  const per = Math.ceil(config.vocabSize / ranks) * config.hiddenSize;
+  if (per > cap * 0.98) {
+    throw new SfError(`the LM head (${config.vocabSize} x ${config.hiddenSize} int8) does not fit on ${ranks} x ${chip.name}: try ${headChips(config, chip)} chips`);
+  }
+  const timingOnly = o.timingOnly === true;
+  // several chips with values run as a system program (node-N presets exist for 2, 4, 8)
+  if (!timingOnly && ranks > 1 && ![2, 4, 8].includes(ranks)) throw new SfError(`a head with values runs on 1, 2, 4 or 8 chips, not ${ranks}`);
+  const { weights, inputs } = timingOnly
+    ? {
+        weights: { 'final_norm.weight': new Float64Array(config.hiddenSize), 'lm_head.weight': new Float64Array(0), 'lm_head.scale': new Float64Array(config.vocabSize) },
+        inputs: { x: new Float64Array(graph.shape.rows * config.hiddenSize), kPast: new Float64Array(0), vPast: new Float64Array(0) },
+      }
+    : headValues(config, graph, o.seed ?? 1);
+
+  const sch = new Schedule(chip);
+  const weightStore = new WeightStore(sch);
+  const sram = new Sram(sch, weightStore.activationSlices, timingOnly);
+  const ctx: LayerCtx = {
+    chip, sch, sram, weightStore, graph, weights, inputs,
+    // no heads or intermediate features are split here: only the vocabulary (linearShare 'lm_head')
+    share: { rank: 0, ranks, heads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads, intermediate: config.intermediateSize },
+    acts: new Map(),
+    timingOnly,
+    vxm: sch.position('VXM'),
+    units: new Set(),
+  };
+  const M = graph.shape.rows;
+  const H = config.hiddenSize;
+  const L = chip.lanes;
+  const xt = sram.alloc('x', 'fp32', M * Math.ceil(H / L), { data: encodeF32(inputs.x, M, H, L) });
+  ctx.acts.set('x', { t: xt, tokens: M, tiles: Math.ceil(H / L), per: L, cols: H, first: 0 });
+
+  const ops: OpTiming[] = [];
+  let start = 0;
+  const streamBytes = 2 * chip.streamsPerDirection * L;
+  for (const op of graph.ops) {
+    ctx.units = new Set();
+    let end = start;
+    for (const lower of LOWERINGS[op.name]!) end = Math.max(lower(ctx, op, end), sch.quiet());
+    const floor = op.kind === 'linear'
+      ? { cycles: Math.ceil(op.weightBytes / ranks / streamBytes), bound: 'weights through the MXMs' }
+      : { cycles: Math.ceil((op.activationBytesRead + op.activationBytesWritten) / L / (2 * chip.streamsPerDirection)), bound: 'VXM passes (reductions cross the SXM)' };
+    ops.push({ name: op.name, kind: op.kind, start, end, cycles: end - start, units: [...ctx.units].sort(), bound: floor.bound, floorCycles: floor.cycles });
+    start = end;
+  }
+  for (const t of sch.tensors) if (t.name === 'logits') t.output = true;
+
+  const system = !timingOnly && ranks > 1;
+  const dataDir = o.dataDir ?? 'head.data';
+  const data = new Map<string, Uint8Array>();
+  for (const t of sch.tensors) {
+    if (!t.data) continue;
+    const arr = Array.isArray(t.data) ? t.data : null;
+    for (let r = 0; r < (system ? ranks : 1); r++) {
+      const bytes = arr ? arr[r] ?? arr[0]! : (t.data as Uint8Array);
+      data.set(Schedule.dataFile(system ? `${dataDir}/${r}` : dataDir, t.name), bytes);
+    }
+  }
+  const predictedCycles = sch.predictedCycles();
+  const weightCycles = Math.ceil(graph.totals.weightBytes / ranks / streamBytes);
+  const macsPerCycle = 2 * chip.mxmPlanesPerHemisphere * L * L;
+  const macCycles = Math.ceil(graph.totals.macs / ranks / macsPerCycle);
+  const roofline: Roofline = weightCycles >= macCycles
+    ? { cycles: weightCycles, weightCycles, macCycles, c2cCycles: 0, bound: `weight bytes / stream bandwidth into the MXMs (${streamBytes} B/cycle)` }
+    : { cycles: macCycles, weightCycles, macCycles, c2cCycles: 0, bound: `MACs / MXM peak (${macsPerCycle} int8 MAC/cycle)` };
+  const header = [
+    `${config.name ?? 'model'} head (final norm, int8 quantise, LM head ${config.vocabSize} x ${H}): batch ${batch}, vocabulary split over ${ranks} x ${chip.name}${timingOnly && ranks > 1 ? ' (every chip runs this program; one is emulated)' : ''}`,
+    `generated by sramflow compare (src/compare/head.ts) with the layer compiler's lowerings; predicted ${predictedCycles} cycles; roofline ${roofline.cycles} cycles`,
+    ...ops.map((op) => `  ${op.name.padEnd(16)} ${String(op.cycles).padStart(8)} cycles  from ${op.start}  [${op.units.join(' ')}]`),
+  ];
+  const source = sch.toSource(header, { dataDir: system ? `${dataDir}/\${chip}` : dataDir, lines: system ? [`.system node-${ranks}`, '.program all'] : [] });
+  const symbols: SymbolEntry[] = sch.tensors.map((t) => ({
+    tensor: t.name, chip: system ? 'every chip' : '0', dtype: t.dtype, shape: [t.rows, t.cols], at: t.placement.map((p) => `${p.slice}:${p.addr}`).join(', '),
+  }));
+  return {
+    config, graph, chip, chips: system ? ranks : 1, ranks, weights, inputs, source, dataDir, data, predictedCycles, ops, roofline, symbols,
+    acts: ctx.acts, compiled: graph.ops.map((op) => op.name),
+  };
+}

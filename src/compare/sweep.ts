@@ -1,0 +1,202 @@
+// Sweeps: the comparison along one axis (batch, context, or chips per layer: the SRAM system's
+// layer-group width and the GPUs' tensor parallelism), as rows for a CSV and an SVG line chart of
+// tokens/s per user and system tokens/s with the point where a GPU overtakes the SRAM system.
+import type { ModelConfig } from '../models/config.js';
+import { findCrossover, renderLineChart, type ChartSeries } from '../report/svg.js';
+import { recordsToCsv, type CsvValue } from '../report/csv.js';
+import { SfError } from '../util/errors.js';
+import { checkWorkload, type CompareOptions } from './compare.js';
+import { gpuSide } from './gpu-side.js';
+import { chipPower } from './power.js';
+import { sramSystem } from './sram-system.js';
+import { waferSide } from './wafer-side.js';
+
+export const SWEEP_AXES = ['batch', 'context', 'chips'] as const;
+export type SweepAxis = (typeof SWEEP_AXES)[number];
+
+export interface Sweep {
+  axis: SweepAxis;
+  values: number[];
+}
+
+const LIMITS: Record<SweepAxis, number> = { batch: 4096, context: 1 << 20, chips: 64 };
+
+/** `batch=1,2,4` (also context=..., chips=...): strictly increasing positive integers. */
+export function parseSweep(spec: string): Sweep {
+  const m = /^([a-z]+)=(.+)$/.exec(spec);
+  if (!m || !(SWEEP_AXES as readonly string[]).includes(m[1]!)) {
+    throw new SfError(`--sweep must be AXIS=V1,V2,... with AXIS one of ${SWEEP_AXES.join(', ')}, e.g. batch=1,2,4,8; got "${spec}"`);
+  }
+  const axis = m[1] as SweepAxis;
+  const values = m[2]!.split(',').map((v) => {
+    if (!/^\d+$/.test(v.trim())) throw new SfError(`--sweep ${axis}: "${v}" is not a whole number`);
+    const n = Number(v);
+    if (n < 1 || n > LIMITS[axis]) throw new SfError(`--sweep ${axis}: ${n} is out of range 1..${LIMITS[axis]}`);
+    return n;
+  });
+  if (values.length > 32) throw new SfError(`--sweep ${axis}: at most 32 values, got ${values.length}`);
+  for (let i = 1; i < values.length; i++) {
+    if (values[i]! <= values[i - 1]!) throw new SfError(`--sweep ${axis}: values must increase, got ${values[i]} after ${values[i - 1]}`);
+  }
+  return { axis, values };
+}
+
+/** One system at one sweep point. */
+export interface SweepRecord {
+  [k: string]: CsvValue;
+  axis: SweepAxis;
+  value: number;
+  system: string;
+  how: 'emulated' | 'GPU model' | 'analytical';
+  chips: number | null;
+  latency_s: number | null;
+  tokens_per_s_per_user: number | null;
+  system_tokens_per_s: number | null;
+  ttft_s: number | null;
+  energy_per_token_j: number | null;
+  error: string | null;
+}
+
+export const SWEEP_COLUMNS = ['axis', 'value', 'system', 'how', 'chips', 'latency_s', 'tokens_per_s_per_user', 'system_tokens_per_s', 'ttft_s', 'energy_per_token_j', 'error'];
+
+function errText(e: unknown): string {
+  if (e instanceof SfError) return e.message;
+  throw e;
+}
+
+/** Runs the comparison at every value of the sweep; a side that fails at a point (does not fit, cannot compile) records its error there. */
+export async function runSweep(config: ModelConfig, base: CompareOptions, sweep: Sweep, onPoint?: (value: number, i: number) => void): Promise<SweepRecord[]> {
+  const out: SweepRecord[] = [];
+  const decode = base.phase === 'decode';
+  const perToken = (batch: number, prompt: number | null, ttft: number | null) => {
+    // prefill sweeps: prompt tokens/s
+    if (ttft === null || prompt === null) return { user: null, system: null };
+    return { user: prompt / ttft, system: (batch * prompt) / ttft };
+  };
+  for (const [i, value] of sweep.values.entries()) {
+    onPoint?.(value, i);
+    const o: CompareOptions = { ...base, [sweep.axis]: value };
+    const rec = (system: string, how: SweepRecord['how']): SweepRecord => ({
+      axis: sweep.axis, value, system, how, chips: null, latency_s: null, tokens_per_s_per_user: null, system_tokens_per_s: null, ttft_s: null, energy_per_token_j: null, error: null,
+    });
+    try {
+      checkWorkload(config, o);
+    } catch (e) {
+      const r = rec('all', 'analytical');
+      r.error = errText(e);
+      out.push(r);
+      continue;
+    }
+    const sramName = `${o.chip.name} system`;
+    const r = rec(sramName, 'emulated');
+    try {
+      const s = await sramSystem(config, {
+        chip: o.chip, batch: o.batch, context: o.context, prompt: o.prompt, dtype: o.dtype, decode, chipsPerLayer: o.chips,
+        threads: o.threads, power: chipPower(o.chip, o.chipPower), onProgress: o.onProgress,
+      });
+      const p = perToken(o.batch, o.prompt, s.ttftSeconds);
+      Object.assign(r, {
+        chips: s.chips, latency_s: s.decode?.seconds ?? null,
+        tokens_per_s_per_user: decode ? s.tokensPerSecondPerUser : p.user,
+        system_tokens_per_s: decode ? s.systemTokensPerSecond : p.system,
+        ttft_s: s.ttftSeconds, energy_per_token_j: s.energyPerTokenJoules,
+      });
+    } catch (e) {
+      r.error = errText(e);
+    }
+    out.push(r);
+    for (const g of o.gpus) {
+      const gr = rec(g.name, 'GPU model');
+      try {
+        const x = gpuSide(g, config, { batch: o.batch, context: o.context, prompt: o.prompt, decode, dtype: o.gpuDtype, tp: o.chips });
+        const p = perToken(o.batch, o.prompt, x.ttftSeconds);
+        Object.assign(gr, {
+          chips: x.chips, latency_s: x.decode?.seconds ?? null,
+          tokens_per_s_per_user: decode ? x.tokensPerSecondPerUser : p.user,
+          system_tokens_per_s: decode ? x.systemTokensPerSecond : p.system,
+          ttft_s: x.ttftSeconds, energy_per_token_j: x.energyPerTokenJoules,
+        });
+      } catch (e) {
+        gr.error = errText(e);
+      }
+      out.push(gr);
+    }
+    if (o.wafer) {
+      const wr = rec(o.wafer.name, 'analytical');
+      try {
+        const x = waferSide(o.wafer, config, { batch: o.batch, context: o.context, prompt: o.prompt, decode, dtype: o.dtype });
+        const p = perToken(o.batch, o.prompt, x.ttftSeconds);
+        Object.assign(wr, {
+          chips: x.wafers, latency_s: x.decode?.seconds ?? null,
+          tokens_per_s_per_user: decode ? x.tokensPerSecondPerUser : p.user,
+          system_tokens_per_s: decode ? x.systemTokensPerSecond : p.system,
+          ttft_s: x.ttftSeconds, energy_per_token_j: x.energyPerTokenJoules,
+        });
+      } catch (e) {
+        wr.error = errText(e);
+      }
+      out.push(wr);
+    }
+  }
+  return out;
+}
+
+export function sweepCsv(records: SweepRecord[]): string {
+  return recordsToCsv(records, SWEEP_COLUMNS);
+}
+
+const AXIS_LABEL: Record<SweepAxis, string> = {
+  batch: 'batch (sequences decoded together)',
+  context: 'context (tokens in the KV cache)',
+  chips: 'chips per layer (SRAM: layer group width; GPU: tensor parallel)',
+};
+
+/** The sweep as an SVG chart: per-user tokens/s solid, system tokens/s dashed, one colour per system; the first GPU to overtake the SRAM system marked. */
+export function sweepSvg(records: SweepRecord[], o: { model: string; phase: 'decode' | 'prefill'; fixed: string; sweep: Sweep }): string {
+  const systems = [...new Set(records.filter((r) => r.system !== 'all').map((r) => r.system))];
+  const palette = ['#d62728', '#1f77b4', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#17becf'];
+  const series: ChartSeries[] = [];
+  const byKind: Record<string, { user: ChartSeries; system: ChartSeries; how: string }> = {};
+  systems.forEach((name, i) => {
+    const rs = records.filter((r) => r.system === name);
+    const how = rs[0]!.how;
+    const pts = (k: 'tokens_per_s_per_user' | 'system_tokens_per_s') => rs.map((r) => [r.value, r[k] ?? Number.NaN] as const);
+    const color = palette[i % palette.length]!;
+    const user: ChartSeries = { name: `${name}: per user`, points: pts('tokens_per_s_per_user'), color };
+    const system: ChartSeries = { name: `${name}: system`, points: pts('system_tokens_per_s'), color, dashed: true };
+    series.push(user, system);
+    byKind[name] = { user, system, how };
+  });
+  const sram = Object.values(byKind).find((k) => k.how === 'emulated');
+  const log2 = o.sweep.values.length > 1 && o.sweep.values.at(-1)! / o.sweep.values[0]! >= 4;
+  const xScale = log2 ? 'log2' : 'linear';
+  let cross: { x: number; y: number; label: string } | null = null;
+  if (sram) {
+    for (const metric of ['system', 'user'] as const) {
+      for (const [name, k] of Object.entries(byKind)) {
+        if (k.how !== 'GPU model') continue;
+        const s = sram[metric];
+        const g = k[metric];
+        // the GPU must start below the SRAM system and end above it: it overtakes
+        const first = s.points.findIndex(([, y]) => Number.isFinite(y));
+        if (first < 0 || !(g.points[first]![1] < s.points[first]![1])) continue;
+        const c = findCrossover(s, g, xScale, 'log10');
+        if (c && (cross === null || c.x < cross.x)) cross = { x: c.x, y: c.y, label: `${name} overtakes (${metric === 'system' ? 'system tokens/s' : 'tokens/s per user'}) at ${o.sweep.axis} ~${Number(c.x.toPrecision(3))}` };
+      }
+      if (cross) break;
+    }
+  }
+  const unit = o.phase === 'decode' ? 'tokens/s' : 'prompt tokens/s';
+  return renderLineChart({
+    title: `${o.model} ${o.phase}: ${unit} per user (solid) and system (dashed) vs ${o.sweep.axis}`,
+    subtitle: `${o.fixed}. ${Object.entries(byKind).map(([n, k]) => `${n.replace(/ system$/, '')}: ${k.how === 'analytical' ? 'analytical, not emulated' : k.how}`).join('; ')}.${cross ? '' : ' No GPU overtakes the SRAM system in this range.'}`,
+    xLabel: AXIS_LABEL[o.sweep.axis],
+    yLabel: `${unit} (log scale)`,
+    xScale,
+    yScale: 'log10',
+    series,
+    crossover: cross,
+    width: 900,
+    height: 520,
+  });
+}
