@@ -20,6 +20,8 @@ import { Sram } from '../src/compiler/sram.js';
 import { WeightStore } from '../src/compiler/weight-store.js';
 import { encodeF32 } from '../src/compiler/rows.js';
 import { ATTENTION_LOWERINGS, ATTENTION_READBACK, readBackAttention, attentionLayout } from '../src/compiler/attention.js';
+import { compileLayer } from '../src/compiler/layer.js';
+import { runCompiledLayer } from '../src/compiler/run-layer.js';
 
 const MINE = ['rope_q', 'rope_k', 'q_quant', 'kv_append', 'attn_scores', 'attn_softmax', 'probs_quant', 'attn_values'];
 
@@ -123,7 +125,6 @@ async function runAttention(chipName: string, options: LayerOptions) {
     expect(c.comparison.ok, `${c.op} -> ${c.output}: ratio ${c.comparison.maxRatio} worst ${JSON.stringify(c.comparison.worst)}`).toBe(true);
     expect(c.comparison.count).toBeGreaterThan(0);
   }
-  if (process.env.SF_ATTN_VERBOSE) console.log(chipName, JSON.stringify(options), results[0]!.cycles, JSON.stringify(spans), checks.map((c) => `${c.op}/${c.output}: n ${c.comparison.count} ratio ${c.comparison.maxRatio.toExponential(2)}`).join('; '));
   return { cycles: results[0]!.cycles, spans, checks };
 }
 
@@ -147,4 +148,15 @@ describe('attention lowerings (tiny model)', () => {
       expect(r.checks.length).toBeGreaterThanOrEqual(9);
     });
   }
+});
+
+describe('attention in the layer compiler (compileLayer, registered lowerings and read-back)', () => {
+  it('tiny decode up to attn_values on 2 x tsp-v1: every op within its bound, cycles as predicted', async () => {
+    const layer = compileLayer(loadModelConfig('tiny'), { chip: loadChipPreset('tsp-v1'), phase: 'decode', past: 9, batch: 2, chips: 2, stopAfter: 'attn_values' });
+    const run = await runCompiledLayer(layer, loadCoreWasm(), { checked: true });
+    const bad = run.checks.filter((c) => !c.comparison.ok).map((c) => `${c.op}/${c.output}: ${JSON.stringify(c.comparison.worst)}`);
+    expect(bad).toEqual([]);
+    expect(run.checks.map((c) => c.op)).toEqual(expect.arrayContaining(MINE));
+    expect(run.cycles).toBe(layer.predictedCycles);
+  }, 60_000);
 });

@@ -3,38 +3,44 @@
 // attention dtype (fp16, or bf16 where the chip has it), with the KV cache as installed weights.
 //
 // Geometry: L lanes, H = L/2 rows of an fp16 weight set, head_dim D <= H, B sequences, T new
-// tokens, P past positions, S = P + T; Hq query heads and Hk kv heads on this chip, G = Hq/Hk.
+// tokens, P past positions, S = P + T; Hq query heads and Hk kv heads on this chip, G = Hq/Hk,
+// hpv = floor(L/D) heads per vector (the heads layout of q, k, v, attn).
 //
-// The KV cache lives in the activation slices of each MXM plane's side (a plane owns every
-// P-th of its hemisphere's activation slices, r of them); a weight set of H rows is striped over
-// them, row k in slice k mod r, so one IW installs r rows a cycle, each slice reading one fp16 row
-// (2 ports) a cycle. Sets are dealt to the planes round robin:
+// The KV cache lives in the activation slices of each MXM plane's side (a plane owns every P-th
+// of its hemisphere's activation slices, r of them); a weight set of H rows is striped over them,
+// row k in slice k mod r, each fp16 row in one slice (its 2 ports), so one IW installs r rows a
+// cycle. An install is one IW a cycle when that fits soon, else each IW on the first cycle its
+// reads fit; it may start before the op's inputs are ready (the set's rows and the plane are).
 //  - K is kept transposed: a K set (sigma, jt) holds, for kpack = floor(H/D) (sequence, kv head)
 //    pairs pi = sigma*kpack + s, row s*D + d = K_pi[jt*L + lane][d] (positions on lanes); rows
-//    of no pair are zero. q K^T is then one MM per query head and token: x = that head's q, fp16,
-//    on lanes s*D .. s*D+D-1 (q_q is laid out so: row m*Hq + h), zero elsewhere; the MM emits the
-//    L scores of the set's positions. All query heads of a GQA group (and all new tokens) reuse
-//    one install.
-//  - V is kept position-major in the heads layout: a V set (b, j, c) holds row k = fp16 of v's
-//    vector j (kv heads j*hpv .., hpv = per/D) of position c*H + k. P V is one MM per query head,
-//    token and chunk c of H positions, x = the probabilities of the chunk (probs_q: row
-//    r*nC + c, lanes 0..H-1); the partial sums of the chunks are added in SRAM at the VXM (a
-//    plane has one set of accumulators, shared by the heads that reuse an install), and a last
-//    pass moves each head's D lanes to its place in attn (SXM SHIFT) and merges the heads of a
-//    vector (MUL by a slot mask, ADD).
-// kv_append writes V rows with one CVT each; a new key goes to lane p mod L of D rows of a K
-// set: per row, the SXM broadcasts the key's element d (DIST), the VXM keeps it on that lane (MUL
-// by a one-hot row) and adds the old row (zero there), and the row is written back.
-// Softmax, per row r = (b, h, t) over the tiles of L positions it attends (scores rows r*nT + jt):
-//  A. z = s * D^-1/2 (+ a mask of -inf outside the causal window on boundary tiles), a lane-wise
-//     running max parked in SRAM between tiles, then RMAX at an SXM; M (and M - mask for boundary
-//     tiles) written to SRAM;
-//  B. e = exp(z - M) per tile (written), summed by ACC, RSUM at an SXM, r2 = rsqrt(sum)^2 (no
-//     divide);
-//  C. p = e * r2.
-// probs_quant casts each probability tile to fp16 (CVT) as two chunks of H positions, the upper
-// half moved to lanes 0..H-1 by an SXM SHIFT. Every instruction is placed by Schedule.attempt at
-// the first cycle its streams, ports and queues are free, so the same code fits tiny and tsp-v1.
+//    of no pair are zero. q K^T is one MM per query head and token: x = that head's q in fp16 on
+//    lanes s*D .. s*D+D-1 (q_q, row m*Hq + h, zero elsewhere); the MM emits the L scores of the
+//    set's positions. All query heads of a GQA group and all new tokens reuse one install. K sets
+//    are dealt to the planes round robin.
+//  - V is kept position-major in the heads layout: a V set (b, j, c) holds row k = v's vector j
+//    (kv heads j*hpv ..) of position c*H + k. P V is one MM per query head, token and chunk c of
+//    H positions, x = the probabilities of the chunk on lanes 0..H-1 (probs_q). V sets go to the
+//    planes in contiguous runs. Each MM's partial passes the SXM next to its plane, which SHIFTs
+//    it to the head's lanes in attn, into a row of its own (a plane has one set of accumulators,
+//    shared by the heads that reuse an install); then each attn vector is the sum of its
+//    partials, each masked to its head's lanes, in one chain at the VXM.
+// kv_append writes V rows with one CVT each. A new key goes to lane p mod L of D rows of a K
+// set: per row an SXM broadcasts element d of the key (DIST; both SXMs, each with its own staged
+// copy of the keys), the VXM keeps it on that lane (MUL by a one-hot row) and adds the old row
+// (zero there), and the row is written back: D broadcasts per key, the op's bound in decode.
+// Softmax, per row r = (b, h, t) over the tiles of L positions it attends (scores rows r*nT + jt,
+// in two pairs by r parity):
+//  A. z = s * D^-1/2 (+ -inf outside the causal window on boundary tiles, which go first), a
+//     chain of lane-wise MAX ops one vxmAlu apart (parked in SRAM between tiles where the chain
+//     does not fit, on the tiny chip), RMAX at an SXM: M;
+//  B. e = exp(z - M) per tile, summed by ACC, RSUM at an SXM, rsqrt(sum)^2 (there is no divide);
+//  C. e again (recomputed: cheaper than a write and a read), p = e * rsqrt(sum)^2 to probs, and
+//     its fp16 (CVT) to probs_q as two chunks of H positions, the upper one moved to lanes 0..H-1
+//     by an SXM SHIFT, each in a slice of the plane whose V set multiplies it. probs_quant is
+//     thereby done by the softmax.
+// Every instruction is placed by Schedule.attempt (attn-common.ts: place) at the first cycle its
+// streams, ports and queues are free, so the same code fits tiny and tsp-v1. Tensors read on the
+// same cycle are kept in different pairs (a pair serves one fp32 row a cycle).
 import { SfError } from '../util/errors.js';
 import { encodeElements } from '../util/numerics.js';
 import { firstKey, type GraphOp } from '../models/graph.js';
@@ -79,9 +85,9 @@ export interface AttentionLayout {
   kSets: { plane: number; base: number }[];
   vSets: { plane: number; base: number }[];
   /** Chip tensor names of q_q, scores, probs, probs_q. */
-  /** Chip tensor names of q_q and probs_q, and of the parts of scores and probs (row r of the
-   * softmax in part r mod parts, local row floor(r / parts) * nT + jt). */
-  tensors: { qq: string; scores: string[]; probs: string[]; probsQ: string };
+  /** Chip tensor names of q_q, of the parts of scores and probs (row r of the softmax in part
+   * r mod parts, local row floor(r / parts) * nT + jt), and of probs_q by plane (see pqAt). */
+  tensors: { qq: string; scores: string[]; probs: string[]; probsQ: string[] };
 }
 
 interface CachePlane {
@@ -103,7 +109,9 @@ interface State {
   qq?: ChipTensor;
   scores?: ChipTensor[];
   probs?: ChipTensor[];
-  probsQ?: ChipTensor;
+  /** probs_q by plane: each chunk row in the plane whose V set multiplies it (one slice of the
+   * plane's own, so that no other plane's installs hold its ports). */
+  probsQ?: ChipTensor[];
   /** probs_q is written by the softmax's last pass: the cycle it is all in SRAM. */
   probsQReady?: number;
 }
@@ -193,7 +201,7 @@ function state(ctx: LayerCtx): State {
     lanes: L, half: H, headDim: D, batch: B, tokens: T, past: P, seq: S, window: a.window,
     heads: Hq, kvHeads: Hk, ranks, group: a.group, kpack, hpv, tilesKV, nT, nC,
     planes: layPlanes, kSets, vSets,
-    tensors: { qq: 'q_q', scores: [], probs: [], probsQ: 'probs_q' },
+    tensors: { qq: 'q_q', scores: [], probs: [], probsQ: [] },
   };
 
   // the past cache, per rank, as the reference rounds it
@@ -359,8 +367,13 @@ export const lowerKvAppend: Lowering = (ctx, op, start) => {
   const readyOf = (t: ChipTensor, row: number) => Math.max(start, st.ready.get(`${t.name}:${row}`) ?? 0);
   let end = start;
   let cur = start;
-  // V rows, and the new keys in the attention dtype (staged for the SXM)
-  const stage = ctx.sram.alloc('k_stage', st.adt, M * tilesKV);
+  // V rows, and the new keys in the attention dtype, staged for the SXMs: a copy on each side, so
+  // that both SXMs read theirs every cycle (a slice issues one instruction a cycle)
+  const pairOnSide = (side: 'W' | 'E') => {
+    const i = ctx.sram.pairs.findIndex(([x]) => x.startsWith(`MEM.${side}`));
+    return i < 0 ? undefined : i;
+  };
+  const stages = (['W', 'E'] as const).map((sd) => ctx.sram.alloc(`k_stage_${sd}`, st.adt, M * tilesKV, { pair: pairOnSide(sd) }));
   let stageReady = start;
   for (let m = 0; m < M; m++) {
     const b = Math.floor(m / T);
@@ -379,9 +392,11 @@ export const lowerKvAppend: Lowering = (ctx, op, start) => {
       const kw = `kv_append m${m} k${j}`;
       cur = place(sch, cur, (c) => {
         const kb = readFrom(sch, k.t, m * k.tiles + j, c, vxm, start, kw);
-        const o = storeRow(sch, stage, m * tilesKV + j, vxm, c + d.vxmLarge, kw);
-        issueAny(sch, alus, c, `CVT.${st.adt} ${name(o.base)}, ${name(kb)}, fp32`);
-        stageReady = Math.max(stageReady, o.ready);
+        for (const stage of stages) {
+          const o = storeRow(sch, stage, m * tilesKV + j, vxm, c + d.vxmLarge, kw);
+          issueAny(sch, alus, c, `CVT.${st.adt} ${name(o.base)}, ${name(kb)}, fp32`);
+          stageReady = Math.max(stageReady, o.ready);
+        }
       }, kw) + 1;
     }
   }
@@ -389,25 +404,28 @@ export const lowerKvAppend: Lowering = (ctx, op, start) => {
   const lanesOf = [...new Set(Array.from({ length: T }, (_, t) => (P + t) % L))];
   const oh = new Float64Array(lanesOf.length * L);
   lanesOf.forEach((l, i) => (oh[i * L + l] = 1));
-  const onehot = ctx.sram.alloc('k_onehot', st.adt, lanesOf.length, { data: bytesOf(st.adt, oh) });
+  const onehot0 = constantApart(ctx, 'k_onehot', st.adt, lanesOf.length, bytesOf(st.adt, oh), []);
+  const onehots = [onehot0, constantApart(ctx, 'k_onehot', st.adt, lanesOf.length, bytesOf(st.adt, oh), [onehot0])];
   // K^T: D rows per new key, lane p mod L; the two SXMs take every other row, each on its own
   // cursor (a row is at most one broadcast a cycle per SXM)
   let n = 0;
   const curS = [Math.max(start, stageReady - 8), Math.max(start, stageReady - 8)];
-  for (let m = 0; m < M; m++) {
-    const b = Math.floor(m / T);
-    const p = P + (m % T);
-    const jt = Math.floor(p / L);
-    const oi = lanesOf.indexOf(p % L);
-    for (let g = 0; g < Hk; g++) {
-      const pi = b * Hk + g;
-      const ks = lay.kSets[Math.floor(pi / kpack) * nT + jt]!;
-      const sr = m * tilesKV + Math.floor(g / hpv);
-      for (let dd = 0; dd < D; dd++) {
+  // d outermost: consecutive rows belong to different keys' sets (other planes' slices)
+  for (let dd = 0; dd < D; dd++) {
+    for (let m = 0; m < M; m++) {
+      const b = Math.floor(m / T);
+      const p = P + (m % T);
+      const jt = Math.floor(p / L);
+      const oi = lanesOf.indexOf(p % L);
+      for (let g = 0; g < Hk; g++) {
+        const pi = b * Hk + g;
+        const ks = lay.kSets[Math.floor(pi / kpack) * nT + jt]!;
+        const sr = m * tilesKV + Math.floor(g / hpv);
         const dst = setRow(st, 'k', ks, (pi % kpack) * D + dd);
         const side = n++ % 2;
         const sxm = side ? 'SXM.E' : 'SXM.W';
         const sp = sch.position(sxm);
+        const stage = stages[side]!;
         const lane = (g % hpv) * D + dd;
         const what = `kv_append m${m} g${g} d${dd}`;
         curS[side] = place(sch, Math.max(curS[side]!, readyOf(dst.t, dst.row) - 12), (c) => {
@@ -416,7 +434,7 @@ export const lowerKvAppend: Lowering = (ctx, op, start) => {
           const ob = readFrom(sch, dst.t, dst.row, c + d.vxmAlu, vxm, readyOf(dst.t, dst.row), `${what} old row`);
           const db = toward(sch, 2, sp, dist + d.sxm, vxm, `${what} broadcast`);
           sch.issue(sxm, dist, `DIST.${st.adt} ${name(db)}, ${name(sb)}, ${lane}`, what);
-          const mb = readFrom(sch, onehot, oi, c, vxm, start, `${what} one-hot`);
+          const mb = readFrom(sch, onehots[side]!, oi, c, vxm, start, `${what} one-hot`);
           const pr = chainAny(sch, 2, c + d.vxmAlu, `${what} on lane`);
           issueAny(sch, alus, c, `MUL.${st.adt} ${name(pr)}, ${name(db)}, ${name(mb)}`);
           const o = storeRow(sch, dst.t, dst.row, vxm, c + 2 * d.vxmAlu, what);
@@ -497,14 +515,29 @@ function runPlanes(
   start: number,
 ): void {
   const sch = ctx.sch;
+  const H = st.lay.half;
   const byPlane = st.planes.map((_, p) => sets.filter((s) => s.plane === p && s.mms.length));
-  const free = st.planes.map(() => start);
+  // a set may be installed as soon as its rows are (the past cache: from the start) and the plane
+  // has done everything placed on it before (this op's MMs wait for their x from `start` on; no
+  // op placed later uses the planes before this op's last MM, as its outputs feed every later op
+  // that does)
+  const free = st.planes.map((cp) => sch.free(cp.queue));
+  const setReady = (set: { plane: number; base: number }) => {
+    let r = 0;
+    for (let k = 0; k < H; k++) {
+      const at = setRow(st, kind, set, k);
+      r = Math.max(r, st.ready.get(`${at.t.name}:${at.row}`) ?? 0);
+    }
+    return r;
+  };
   const rounds = Math.max(0, ...byPlane.map((l) => l.length));
   for (let k = 0; k < rounds; k++) {
     byPlane.forEach((list, p) => {
       const set = list[k];
       if (!set) return;
-      let cur = install(ctx, st, p, kind, set.base, free[p]!, start, set.what);
+      const ready = setReady(set);
+      let cur = install(ctx, st, p, kind, set.base, Math.max(free[p]!, ready), ready, set.what);
+      cur = Math.max(cur, start);
       for (const mm of set.mms) cur = place(sch, cur, mm, `${set.what} MM`) + 2;
       free[p] = cur;
     });
@@ -522,6 +555,27 @@ function parts(ctx: LayerCtx, name: string, R: number, per: number, avoid: ChipT
 
 function partRow<X>(ps: X[], r: number, per: number, jt: number): { t: X; row: number } {
   return { t: ps[r % ps.length]!, row: Math.floor(r / ps.length) * per + jt };
+}
+
+/** Where probs_q row (r, c) lives: the plane of the V set (b, kv vector of h, c), and its row
+ * there (rows numbered per plane in (r, c) order). */
+function pqAt(lay: AttentionLayout): { plane: Int32Array; row: Int32Array; rows: number[] } {
+  const { tokens: T, heads: Hq, group: G, hpv, tilesKV, nC, batch: B } = lay;
+  const R = B * Hq * T;
+  const plane = new Int32Array(R * nC);
+  const row = new Int32Array(R * nC);
+  const rows = lay.planes.map(() => 0);
+  for (let r = 0; r < R; r++) {
+    const b = Math.floor(r / (Hq * T));
+    const h = Math.floor(r / T) % Hq;
+    const j = Math.floor(Math.floor(h / G) / hpv);
+    for (let c = 0; c < nC; c++) {
+      const p = lay.vSets[(b * tilesKV + j) * nC + c]!.plane;
+      plane[r * nC + c] = p;
+      row[r * nC + c] = rows[p]!++;
+    }
+  }
+  return { plane, row, rows };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -598,12 +652,18 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
   st.probs = probs;
   lay.tensors.probs = probs.map((t) => t.name);
   register(ctx, op.outputs[0]!.name, probs[0]!, R, nT, L, 0, ctx.share.rank * Hq);
-  const pq = ctx.sram.alloc('probs_q', st.adt, R * nC);
+  const at = pqAt(lay);
+  const pq = st.planes.map((cp, p) => {
+    // the plane's slice nearest its MXM (away from the VXM passes' pairs) with room
+    const need = Math.max(1, at.rows[p]!) * 2;
+    const slice = [...cp.slices].sort((x, y) => Math.abs(sch.position(x) - cp.pos) - Math.abs(sch.position(y) - cp.pos)).find((x) => ctx.sram.free(x) >= need) ?? cp.slices[0]!;
+    return ctx.sram.place(`probs_q_${p}`, st.adt, Math.max(1, at.rows[p]!), [slice]);
+  });
   st.probsQ = pq;
+  lay.tensors.probsQ = pq.map((t) => t.name);
   const quant = ctx.graph.ops.find((o) => o.name === 'probs_quant');
-  if (quant) register(ctx, quant.outputs[0]!.name, pq, R, nC, H, 0, ctx.share.rank * Hq);
-  const pqSxm = sxmNear(sch, pq);
-  const pqSp = sch.position(pqSxm);
+  if (quant) register(ctx, quant.outputs[0]!.name, pq[0]!, R, nC, H, 0, ctx.share.rank * Hq);
+  const pqOf = (r: number, c: number) => ({ t: pq[at.plane[r * nC + c]!]!, row: at.row[r * nC + c]! });
   ctx.units.add('MEM').add('VXM').add('SXM');
   // masks (0 on attended lanes, -inf elsewhere) of the boundary tiles
   const maskKeys: string[] = [];
@@ -633,16 +693,20 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
     for (let l = 0; l < L; l++) mv[i * L + l] = l >= a0 && l <= a1 ? 0 : -Infinity;
   });
   const masks = constantApart(ctx, 'softmax_masks', 'fp32', Math.max(1, maskKeys.length), f32Bytes(mv), []);
-  // one tensor near the VXM if it fits (else split, on the tiny chip)
-  let aux: ChipTensor[];
-  try {
-    aux = [allocNear(ctx, 'softmax_row', 'fp32', 2 * R, [...scores, ...probs])];
-  } catch (e) {
-    if (!(e instanceof FitError)) throw e;
-    aux = parts(ctx, 'softmax_row', R, 2, [...scores, ...probs]);
-  }
-  const mRow = (r: number) => partRow(aux, r, 2, 0);
-  const iRow = (r: number) => partRow(aux, r, 2, 1);
+  // M and rsqrt(sum)^2 per row, each near the VXM in a pair of its own (pass C reads both for
+  // every tile); split by row parity where they do not fit (the tiny chip)
+  const rowTensor = (nm: string, avoid: ChipTensor[]): ChipTensor[] => {
+    try {
+      return [allocNear(ctx, nm, 'fp32', R, avoid)];
+    } catch (e) {
+      if (!(e instanceof FitError)) throw e;
+      return parts(ctx, nm, R, 1, avoid);
+    }
+  };
+  const mT = rowTensor('softmax_max', [...scores, ...probs]);
+  const iT = rowTensor('softmax_inv2', [...scores, ...probs, ...mT]);
+  const mRow = (r: number) => partRow(mT, r, 1, 0);
+  const iRow = (r: number) => partRow(iT, r, 1, 0);
   const sxmOf = (r: number) => (r % 2 ? 'SXM.E' : 'SXM.W');
   const sc = (r: number, jt: number) => partRow(scores, r, nT, jt);
   const mReady = new Map<number, number>();
@@ -680,7 +744,7 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
   // (the tiny chip's few streams), the running max is parked in aux between tiles instead.
   const toRmax = (row: SoftRow, outAt: number, what: string): { base: number; ready: number } => {
     const r = row.r;
-    const sxm = sxmOf(r);
+    const sxm = sxmNear(sch, mRow(r).t);
     const sp = sch.position(sxm);
     const base = toward(sch, 4, vxm, outAt, sp, `${what} to ${sxm}`);
     const rm = outAt + sch.travel(vxm, sp);
@@ -806,22 +870,31 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
         const o = storeRow(sch, at.t, at.row, vxm, pAt, what);
         issueAny(sch, alus, eAt, `MUL.fp32 ${name(o.base)}, ${name(e)}, ${name(ib)}`);
         end = Math.max(end, o.ready);
-        // the cast reads p as it leaves the VXM
+        // the cast reads p as it leaves the VXM; the upper chunk goes on to the SXM on its
+        // plane's side (and the lower one is written on the way when it lies on that side)
         const qAt = pAt + d.vxmLarge;
-        let qb: number;
-        if (up) {
-          qb = claimTo(sch, 2, vxm, qAt, [pqSp, ...(low ? slicePositions(sch, pq) : [])], `${what} fp16 to ${pqSxm}`);
-          if (low) qEnd = Math.max(qEnd, writeRow(sch, pq, r * nC + 2 * jt, qb, vxm, qAt, `${what} lower`));
-          const sh = qAt + sch.travel(vxm, pqSp);
-          const ou = storeRow(sch, pq, r * nC + 2 * jt + 1, pqSp, sh + d.sxm, `${what} upper`);
-          sch.issue(pqSxm, sh, `SHIFT.${st.adt} ${name(ou.base)}, ${name(qb)}, ${-H}`, what);
+        const lowAt = low ? pqOf(r, 2 * jt) : null;
+        const upAt = up ? pqOf(r, 2 * jt + 1) : null;
+        const side = (t: ChipTensor) => slicePositions(sch, t)[0]! < vxm;
+        let qb = -1;
+        if (upAt) {
+          const sxm = sxmNear(sch, upAt.t);
+          const sp = sch.position(sxm);
+          const along = lowAt !== null && side(lowAt.t) === side(upAt.t);
+          qb = claimTo(sch, 2, vxm, qAt, [sp, ...(along ? slicePositions(sch, lowAt.t) : [])], `${what} fp16 to ${sxm}`);
+          if (along) qEnd = Math.max(qEnd, writeRow(sch, lowAt.t, lowAt.row, qb, vxm, qAt, `${what} lower`));
+          const sh = qAt + sch.travel(vxm, sp);
+          const ou = storeRow(sch, upAt.t, upAt.row, sp, sh + d.sxm, `${what} upper`);
+          sch.issue(sxm, sh, `SHIFT.${st.adt} ${name(ou.base)}, ${name(qb)}, ${-H}`, what);
           qEnd = Math.max(qEnd, ou.ready);
-        } else {
-          const ol = storeRow(sch, pq, r * nC + 2 * jt, vxm, qAt, `${what} lower`);
-          qb = ol.base;
-          qEnd = Math.max(qEnd, ol.ready);
+          issueAny(sch, alus, pAt, `CVT.${st.adt} ${name(qb)}, ${name(o.base)}, fp32`);
+          if (along) return;
         }
-        issueAny(sch, alus, pAt, `CVT.${st.adt} ${name(qb)}, ${name(o.base)}, fp32`);
+        if (lowAt) {
+          const ol = storeRow(sch, lowAt.t, lowAt.row, vxm, qAt, `${what} lower`);
+          qEnd = Math.max(qEnd, ol.ready);
+          issueAny(sch, alus, pAt, `CVT.${st.adt} ${name(ol.base)}, ${name(o.base)}, fp32`);
+        }
       }, what) + 1;
     }
   }
@@ -837,27 +910,28 @@ export const lowerProbsQuant: Lowering = (ctx, _op, start) => {
 };
 
 // ---------------------------------------------------------------------------------------------
-// attn_values: per V set, one MM per (query head of its kv heads, token attending the chunk).
-// Each plane sums its partials per (token row, head) in its own rows (attn_part_<plane>, in a pair
-// of its own): the first written straight from the plane, the others added at the VXM. Then each
-// attn vector is merged from its heads' sums of every plane: moved to the head's lanes (an SXM
-// SHIFT) where they differ from its kv head's, masked to them (the V set holds other kv heads too)
-// and added up in one chain.
+// attn_values: per V set, one MM per (query head of its kv heads, token attending the chunk). The
+// partial goes from the plane past the SXM next to it, which SHIFTs it to the head's lanes in attn
+// where they differ from its kv head's, into a row of its own (attn_part_<plane>, a pair per
+// plane): no MM waits for another's sum. Then each attn vector is the sum of its partials, each
+// masked to its head's lanes (a V set holds other kv heads too), in one chain at the VXM.
 
 export const lowerAttnValues: Lowering = (ctx, op, start) => {
   const st = state(ctx);
   const lay = st.lay;
   const { sch, d, vxm, alus, name } = env(ctx);
   const { half: H, tokens: T, heads: Hq, group: G, hpv, headDim: D, nC, tilesKV, batch: B } = lay;
-  const pq = st.probsQ ?? act(ctx, op.inputs[0]!.name).t;
+  const pq = st.probsQ!;
+  const pqWhere = pqAt(lay);
   const M = B * T;
   const per = hpv * D;
   const tilesQ = Math.ceil((Hq * D) / per);
   const out = allocNear(ctx, op.outputs[0]!.name, 'fp32', M * tilesQ);
   register(ctx, op.outputs[0]!.name, out, M, tilesQ, per, Hq * D, ctx.share.rank * Hq * D);
   ctx.units.add('MEM').add('MXM').add('VXM').add('SXM');
-  interface Mm { h: number; t: number; key: number; xrow: number }
-  const setMms = lay.vSets.map((_, i) => {
+  interface Mm { h: number; t: number; row: number; xrow: number; part: number }
+  const count = st.planes.map(() => 0);
+  const setMms = lay.vSets.map((vs, i) => {
     const b = Math.floor(i / (tilesKV * nC));
     const j = Math.floor(i / nC) % tilesKV;
     const c = i % nC;
@@ -867,141 +941,121 @@ export const lowerAttnValues: Lowering = (ctx, op, start) => {
       for (let t = 0; t < T; t++) {
         const { lo, hi } = window(lay, t);
         if (c * H > hi || c * H + H - 1 < lo) continue;
-        list.push({ h, t, key: (b * T + t) * Hq + h, xrow: ((b * Hq + h) * T + t) * nC + c });
+        list.push({ h, t, row: (b * T + t) * tilesQ + Math.floor(h / hpv), xrow: ((b * Hq + h) * T + t) * nC + c, part: count[vs.plane]!++ });
       }
     }
     return list;
   });
-  // each plane's sum rows, in pairs apart from each other's and attn's
-  const rowOf = st.planes.map(() => new Map<number, number>());
-  lay.vSets.forEach((vs, i) => {
-    for (const mm of setMms[i]!) if (!rowOf[vs.plane]!.has(mm.key)) rowOf[vs.plane]!.set(mm.key, rowOf[vs.plane]!.size);
-  });
+  // each plane's partials, in pairs apart from each other's and attn's
   const partT: (ChipTensor | null)[] = [];
-  rowOf.forEach((rows, p) => {
-    partT.push(rows.size ? allocNear(ctx, `attn_part_${p}`, 'fp32', rows.size, [out, ...partT.filter((x): x is ChipTensor => x !== null)]) : null);
+  count.forEach((n, p) => {
+    partT.push(n ? allocNear(ctx, `attn_part_${p}`, 'fp32', n, [out, ...partT.filter((x): x is ChipTensor => x !== null)]) : null);
   });
-  const sumReady = new Map<string, number>();
-  let end = start;
+  const partReady = new Map<string, number>();
+  // the partials of each attn row: plane, row in its part, head slot
+  const rowParts = new Map<number, { p: number; row: number; q: number }[]>();
   const sets = lay.vSets.map((vs, i) => {
     const b = Math.floor(i / (tilesKV * nC));
     const j = Math.floor(i / nC) % tilesKV;
     const c = i % nC;
     const cp = st.planes[vs.plane]!;
     const tg = partT[vs.plane]!;
-    const mms = setMms[i]!.map(({ h, t, key, xrow }) => (cy: number) => {
-      const what = `attn_values b${b} h${h} t${t} chunk ${c}`;
-      const row = rowOf[vs.plane]!.get(key)!;
-      const k = `${tg.name}:${row}`;
-      const xb = readFrom(sch, pq, xrow, cy, cp.pos, start, what);
-      const emit = cy + d.mxm;
-      let dst: number;
-      let rdy: number;
-      if (!sumReady.has(k)) {
-        const o = storeRow(sch, tg, row, cp.pos, emit, what);
-        dst = o.base;
-        rdy = o.ready;
-      } else {
-        const y = emit + sch.travel(cp.pos, vxm);
-        dst = toward(sch, 4, cp.pos, emit, vxm, `${what} partial`);
-        const ab = readFrom(sch, tg, row, y, vxm, start, `${what} sum`);
-        const o = storeRow(sch, tg, row, vxm, y + d.vxmAlu, `${what} sum`);
-        issueAny(sch, alus, y, `ADD.fp32 ${name(o.base)}, ${name(dst)}, ${name(ab)}`);
-        rdy = o.ready;
-      }
-      sch.issue(cp.queue, cy, `MM.${st.adt} ${name(xb)}, ${name(dst)}`, what);
-      sumReady.set(k, rdy);
+    const sxm = cp.pos < vxm ? 'SXM.W' : 'SXM.E';
+    const sp = sch.position(sxm);
+    const mms = setMms[i]!.map(({ h, t, row, xrow, part }) => {
+      const l = rowParts.get(row) ?? [];
+      l.push({ p: vs.plane, row: part, q: h % hpv });
+      rowParts.set(row, l);
+      const shift = (h % hpv - (Math.floor(h / G) % hpv)) * D;
+      return (cy: number) => {
+        const what = `attn_values b${b} h${h} t${t} chunk ${c}`;
+        const xb = readFrom(sch, pq[pqWhere.plane[xrow]!]!, pqWhere.row[xrow]!, cy, cp.pos, start, what);
+        const emit = cy + d.mxm;
+        let dst: number;
+        let o: { base: number; ready: number };
+        if (shift !== 0) {
+          const sh = emit + sch.travel(cp.pos, sp);
+          dst = toward(sch, 4, cp.pos, emit, sp, `${what} to ${sxm}`);
+          o = storeRow(sch, tg, part, sp, sh + d.sxm, what);
+          sch.issue(sxm, sh, `SHIFT.fp32 ${name(o.base)}, ${name(dst)}, ${shift}`, what);
+        } else {
+          o = storeRow(sch, tg, part, cp.pos, emit, what);
+          dst = o.base;
+        }
+        sch.issue(cp.queue, cy, `MM.${st.adt} ${name(xb)}, ${name(dst)}`, what);
+        partReady.set(`${vs.plane}:${part}`, o.ready);
+      };
     });
     return { plane: vs.plane, base: vs.base, mms, what: `attn_values V set b${b} v${j} chunk ${c}` };
   });
   runPlanes(ctx, st, 'v', sets, start);
 
-  // attn vector (m, i) = sum over its heads' slots q and the planes p of mask_q * shift(part_p)
+  // attn row = sum of mask_q * partial over its partials
   const masks = partT.map((t) => (t ? headMask(ctx, st, [t]) : null));
+  let end = start;
   let cur = start;
-  for (let m = 0; m < M; m++) {
-    for (let i = 0; i < tilesQ; i++) {
-      const parts: { p: number; row: number; q: number; shift: number }[] = [];
-      for (let q = 0; q < hpv && i * hpv + q < Hq; q++) {
-        const h = i * hpv + q;
-        rowOf.forEach((rows, p) => {
-          const row = rows.get(m * Hq + h);
-          if (row !== undefined) parts.push({ p, row, q, shift: (q - (Math.floor(h / G) % hpv)) * D });
+  for (let row = 0; row < M * tilesQ; row++) {
+    const parts = rowParts.get(row) ?? [];
+    const n = parts.length;
+    if (!n) continue;
+    const what = `attn row ${row}`;
+    const from = Math.max(start, Math.max(...parts.map((x) => partReady.get(`${x.p}:${x.row}`)!)) - 40);
+    try {
+      // one chain: masked partials one vxmAlu apart, each added to the running total as it comes
+      cur = place(sch, Math.max(cur, from), (tau) => {
+        let prev = -1;
+        parts.forEach((x, k) => {
+          const tk = tau + k * d.vxmAlu;
+          const v = readFrom(sch, partT[x.p]!, x.row, tk, vxm, start, what);
+          const mk = readFrom(sch, masks[x.p]!, x.q, tk, vxm, start, `${what} mask`);
+          if (n === 1) {
+            const o = storeRow(sch, out, row, vxm, tk + d.vxmAlu, what);
+            issueAny(sch, alus, tk, `MUL.fp32 ${name(o.base)}, ${name(v)}, ${name(mk)}`);
+            end = Math.max(end, o.ready);
+            return;
+          }
+          const u = chainAny(sch, 4, tk + d.vxmAlu, `${what} masked ${k}`);
+          issueAny(sch, alus, tk, `MUL.fp32 ${name(u)}, ${name(v)}, ${name(mk)}`);
+          if (k === 0) {
+            // passed on by one ALU so that it meets the next product
+            prev = chainAny(sch, 4, tau + 2 * d.vxmAlu, `${what} first`);
+            issueAny(sch, alus, tau + d.vxmAlu, `MULS.fp32 ${name(prev)}, ${name(u)}, 1`);
+            return;
+          }
+          const at = tau + (k + 2) * d.vxmAlu;
+          let s: number;
+          if (k === n - 1) {
+            const o = storeRow(sch, out, row, vxm, at, what);
+            s = o.base;
+            end = Math.max(end, o.ready);
+          } else s = chainAny(sch, 4, at, `${what} sum ${k}`);
+          issueAny(sch, alus, tau + (k + 1) * d.vxmAlu, `ADD.fp32 ${name(s)}, ${name(prev)}, ${name(u)}`);
+          prev = s;
         });
-      }
-      const n = parts.length;
-      const row = m * tilesQ + i;
-      const what = `attn m${m} v${i}`;
-      const from = Math.max(start, Math.max(...parts.map((x) => sumReady.get(`${partT[x.p]!.name}:${x.row}`)!)) - 60);
-      /** One head sum of one plane at the VXM on cycle tk (moved to its lanes on the way). */
-      const value = (x: (typeof parts)[number], tk: number): number => {
-        const t = partT[x.p]!;
-        if (x.shift === 0) return readFrom(sch, t, x.row, tk, vxm, start, what);
-        const sxm = sxmNear(sch, t);
-        const sp = sch.position(sxm);
-        const sh = tk - sch.travel(sp, vxm) - d.sxm;
-        const sb = readFrom(sch, t, x.row, sh, sp, start, `${what} to ${sxm}`);
-        const v = toward(sch, 4, sp, sh + d.sxm, vxm, `${what} moved`);
-        sch.issue(sxm, sh, `SHIFT.fp32 ${name(v)}, ${name(sb)}, ${x.shift}`, what);
-        return v;
-      };
-      try {
-        // one chain: masked sums one vxmAlu apart, each added to the running total as it comes
-        cur = place(sch, Math.max(cur, from), (tau) => {
-          let prev = -1;
-          parts.forEach((x, k) => {
-            const tk = tau + k * d.vxmAlu;
-            const v = value(x, tk);
-            const mk = readFrom(sch, masks[x.p]!, x.q, tk, vxm, start, `${what} mask`);
-            if (n === 1) {
-              const o = storeRow(sch, out, row, vxm, tk + d.vxmAlu, what);
-              issueAny(sch, alus, tk, `MUL.fp32 ${name(o.base)}, ${name(v)}, ${name(mk)}`);
-              end = Math.max(end, o.ready);
-              return;
-            }
+      }, what, 256) + 1;
+    } catch (e) {
+      if (!(e instanceof ScheduleConflict)) throw e;
+      // where the chain does not fit (two partials from one slice on one cycle, or the tiny chip's
+      // streams): each masked partial added into the attn row on its own
+      let c = from;
+      parts.forEach((x, k) => {
+        c = place(sch, c, (tk) => {
+          const v = readFrom(sch, partT[x.p]!, x.row, tk, vxm, start, what);
+          const mk = readFrom(sch, masks[x.p]!, x.q, tk, vxm, start, `${what} mask`);
+          let o: { base: number; ready: number };
+          if (k === 0) {
+            o = storeRow(sch, out, row, vxm, tk + d.vxmAlu, what);
+            issueAny(sch, alus, tk, `MUL.fp32 ${name(o.base)}, ${name(v)}, ${name(mk)}`);
+          } else {
             const u = chainAny(sch, 4, tk + d.vxmAlu, `${what} masked ${k}`);
             issueAny(sch, alus, tk, `MUL.fp32 ${name(u)}, ${name(v)}, ${name(mk)}`);
-            if (k === 0) {
-              // passed on by one ALU so that it meets the next product
-              prev = chainAny(sch, 4, tau + 2 * d.vxmAlu, `${what} first`);
-              issueAny(sch, alus, tau + d.vxmAlu, `MULS.fp32 ${name(prev)}, ${name(u)}, 1`);
-              return;
-            }
-            const at = tau + (k + 2) * d.vxmAlu;
-            let s: number;
-            if (k === n - 1) {
-              const o = storeRow(sch, out, row, vxm, at, what);
-              s = o.base;
-              end = Math.max(end, o.ready);
-            } else s = chainAny(sch, 4, at, `${what} sum ${k}`);
-            issueAny(sch, alus, tau + (k + 1) * d.vxmAlu, `ADD.fp32 ${name(s)}, ${name(prev)}, ${name(u)}`);
-            prev = s;
-          });
-        }, what, 256) + 1;
-      } catch (e) {
-        if (!(e instanceof ScheduleConflict)) throw e;
-        // where the chain does not fit (two sums from one slice on one cycle, or the tiny chip's
-        // streams): each masked sum added into the attn row on its own
-        let c = from;
-        parts.forEach((x, k) => {
-          c = place(sch, c, (tk) => {
-            const v = value(x, tk);
-            const mk = readFrom(sch, masks[x.p]!, x.q, tk, vxm, start, `${what} mask`);
-            let o: { base: number; ready: number };
-            if (k === 0) {
-              o = storeRow(sch, out, row, vxm, tk + d.vxmAlu, what);
-              issueAny(sch, alus, tk, `MUL.fp32 ${name(o.base)}, ${name(v)}, ${name(mk)}`);
-            } else {
-              const u = chainAny(sch, 4, tk + d.vxmAlu, `${what} masked ${k}`);
-              issueAny(sch, alus, tk, `MUL.fp32 ${name(u)}, ${name(v)}, ${name(mk)}`);
-              const ob = readFrom(sch, out, row, tk + d.vxmAlu, vxm, start, `${what} so far`);
-              o = storeRow(sch, out, row, vxm, tk + 2 * d.vxmAlu, what);
-              issueAny(sch, alus, tk + d.vxmAlu, `ADD.fp32 ${name(o.base)}, ${name(ob)}, ${name(u)}`);
-            }
-            end = Math.max(end, o.ready);
-          }, `${what} part ${k}`) + 1;
-        });
-      }
+            const ob = readFrom(sch, out, row, tk + d.vxmAlu, vxm, start, `${what} so far`);
+            o = storeRow(sch, out, row, vxm, tk + 2 * d.vxmAlu, what);
+            issueAny(sch, alus, tk + d.vxmAlu, `ADD.fp32 ${name(o.base)}, ${name(ob)}, ${name(u)}`);
+          }
+          end = Math.max(end, o.ready);
+        }, `${what} part ${k}`) + 1;
+      });
     }
   }
   return end;
@@ -1045,6 +1099,7 @@ export function readBackAttention(
   };
   const HqG = Hq * ranks;
   const HkG = Hk * ranks;
+  const pqWhere = pqAt(lay);
   switch (name) {
     case 'q_rope_q': {
       const M = B * T;
@@ -1099,7 +1154,10 @@ export function readBackAttention(
               const { lo, hi } = window(lay, t);
               const o = ((b * HqG + rank * Hq + h) * T + t) * S;
               for (let pos = lo; pos <= hi; pos++) {
-                if (name === 'probs_q') out[o + pos] = get(rank, lay.tensors.probsQ)[(r * nC + Math.floor(pos / H)) * L + (pos % H)]!;
+                if (name === 'probs_q') {
+                  const i = r * nC + Math.floor(pos / H);
+                  out[o + pos] = get(rank, lay.tensors.probsQ[pqWhere.plane[i]!]!)[pqWhere.row[i]! * L + (pos % H)]!;
+                }
                 else {
                   const at = partRow(name === 'scores' ? lay.tensors.scores : lay.tensors.probs, r, nT, Math.floor(pos / L));
                   out[o + pos] = get(rank, at.t)[at.row * L + (pos % L)]!;

@@ -7,13 +7,13 @@
 // and S[t] = -sin on the first half of each head, +sin on the second; swap exchanges lanes i and
 // i + D/2 inside every head: one SXM PERM with an int16 index vector. Per vector, placed at the
 // first cycle everything is free (Schedule.attempt):
-//  - x is read twice: once to the SXM on its own side (with the index vector), which PERMs it
-//    towards the VXM, once straight to the VXM, both arriving on the same cycle together with C
-//    and S from the opposite side (each table has a copy on both sides, so the four operands use
-//    both stream directions: the tiny chip has only two fp32 groups per direction);
-//  - two ALUs multiply (x*C, swap(x)*S), a third adds them and the result goes to SRAM.
-// The tables (fp32: cos and sin of the float64 reference rounded once) and index vectors are
-// initial data, made once per layer and shared by rope_q and rope_k.
+//  - x is read to the VXM (cycle c) and to the SXM on its side, which PERMs it to arrive one
+//    vxmAlu later; one ALU makes x*C on c and a second passes it on (MULS by 1, exact) so that it
+//    meets swap(x)*S, made on c + vxmAlu: C and S are thus read on different cycles and may share
+//    a pair (the tiny chip has one pair a side);
+//  - a third ALU adds the two and the result goes to SRAM.
+// The tables (fp32: the float64 cos and sin rounded once) and the index vector are initial data,
+// with a copy apart from x's pair (read on the same cycle as x), shared by rope_q and rope_k.
 import { SfError } from '../util/errors.js';
 import type { GraphOp } from '../models/graph.js';
 import { ropeTables } from '../models/reference.js';
