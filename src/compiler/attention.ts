@@ -173,7 +173,10 @@ function state(ctx: LayerCtx): State {
   const planes: CachePlane[] = [];
   const layPlanes: AttentionLayout['planes'] = [];
   for (const pl of ws.planes) {
-    const sideSlices = ws.activationSlices.filter((s) => s.startsWith(`MEM.${pl.side}`));
+    // the pair nearest the VXM stays out of the installs when the side has slices to spare: the
+    // VXM passes' rows live there
+    let sideSlices = ws.activationSlices.filter((s) => s.startsWith(`MEM.${pl.side}`));
+    if (sideSlices.length >= 4 * PP + 2) sideSlices = sideSlices.filter((s) => !ctx.sram.pairs[0]!.includes(s) && !ctx.sram.pairs.find(([x]) => x.startsWith(`MEM.${pl.side}`))!.includes(s));
     const mine = sideSlices.filter((_, i) => i % PP === pl.p);
     const r = Math.min(mine.length, chip.mxmInstallRows, Math.floor(chip.streamsPerDirection / 2));
     if (r < 1) continue;
@@ -404,8 +407,9 @@ export const lowerKvAppend: Lowering = (ctx, op, start) => {
   const lanesOf = [...new Set(Array.from({ length: T }, (_, t) => (P + t) % L))];
   const oh = new Float64Array(lanesOf.length * L);
   lanesOf.forEach((l, i) => (oh[i * L + l] = 1));
-  const onehot0 = constantApart(ctx, 'k_onehot', st.adt, lanesOf.length, bytesOf(st.adt, oh), []);
-  const onehots = [onehot0, constantApart(ctx, 'k_onehot', st.adt, lanesOf.length, bytesOf(st.adt, oh), [onehot0])];
+  // two copies, apart from the staged keys and each other (every update reads a key and a one-hot)
+  const onehot0 = constantApart(ctx, 'k_onehot', st.adt, lanesOf.length, bytesOf(st.adt, oh), stages);
+  const onehots = [onehot0, constantApart(ctx, 'k_onehot', st.adt, lanesOf.length, bytesOf(st.adt, oh), [...stages, onehot0])];
   // K^T: D rows per new key, lane p mod L; the two SXMs take every other row, each on its own
   // cursor (a row is at most one broadcast a cycle per SXM)
   let n = 0;
@@ -952,8 +956,10 @@ export const lowerAttnValues: Lowering = (ctx, op, start) => {
     partT.push(n ? allocNear(ctx, `attn_part_${p}`, 'fp32', n, [out, ...partT.filter((x): x is ChipTensor => x !== null)]) : null);
   });
   const partReady = new Map<string, number>();
-  // the partials of each attn row: plane, row in its part, head slot
-  const rowParts = new Map<number, { p: number; row: number; q: number }[]>();
+  // masks of the head slots, a copy apart from each plane's partials
+  const masks = partT.map((t) => (t ? headMask(ctx, st, [t]) : null));
+  // the partials of each attn row: plane and row in its part
+  const rowParts = new Map<number, { p: number; row: number }[]>();
   const sets = lay.vSets.map((vs, i) => {
     const b = Math.floor(i / (tilesKV * nC));
     const j = Math.floor(i / nC) % tilesKV;
@@ -962,36 +968,56 @@ export const lowerAttnValues: Lowering = (ctx, op, start) => {
     const tg = partT[vs.plane]!;
     const sxm = cp.pos < vxm ? 'SXM.W' : 'SXM.E';
     const sp = sch.position(sxm);
+    // the set holds other kv heads too: their products are masked off at the VXM
+    const masked = Math.min(lay.kvHeads, (j + 1) * hpv) - j * hpv > 1;
     const mms = setMms[i]!.map(({ h, t, row, xrow, part }) => {
       const l = rowParts.get(row) ?? [];
-      l.push({ p: vs.plane, row: part, q: h % hpv });
+      l.push({ p: vs.plane, row: part });
       rowParts.set(row, l);
-      const shift = (h % hpv - (Math.floor(h / G) % hpv)) * D;
+      const q = h % hpv;
+      const shift = (q - (Math.floor(h / G) % hpv)) * D;
       return (cy: number) => {
         const what = `attn_values b${b} h${h} t${t} chunk ${c}`;
         const xb = readFrom(sch, pq[pqWhere.plane[xrow]!]!, pqWhere.row[xrow]!, cy, cp.pos, start, what);
         const emit = cy + d.mxm;
+        // the partial leaves the plane on `dst`; `from`/`at`: where and when it is past the SXM
         let dst: number;
-        let o: { base: number; ready: number };
+        let from = cp.pos;
+        let at = emit;
+        let o: { base: number; ready: number } | null = null;
+        let v = -1;
         if (shift !== 0) {
           const sh = emit + sch.travel(cp.pos, sp);
           dst = toward(sch, 4, cp.pos, emit, sp, `${what} to ${sxm}`);
-          o = storeRow(sch, tg, part, sp, sh + d.sxm, what);
-          sch.issue(sxm, sh, `SHIFT.fp32 ${name(o.base)}, ${name(dst)}, ${shift}`, what);
-        } else {
+          from = sp;
+          at = sh + d.sxm;
+          if (masked) v = toward(sch, 4, sp, at, vxm, `${what} partial`);
+          else {
+            o = storeRow(sch, tg, part, sp, at, what);
+            v = o.base;
+          }
+          sch.issue(sxm, sh, `SHIFT.fp32 ${name(v)}, ${name(dst)}, ${shift}`, what);
+        } else if (masked) dst = v = toward(sch, 4, cp.pos, emit, vxm, `${what} partial`);
+        else {
           o = storeRow(sch, tg, part, cp.pos, emit, what);
           dst = o.base;
         }
+        if (masked) {
+          const y = at + sch.travel(from, vxm);
+          const mk = readFrom(sch, masks[vs.plane]!, q, y, vxm, start, `${what} mask`);
+          o = storeRow(sch, tg, part, vxm, y + d.vxmAlu, what);
+          issueAny(sch, alus, y, `MUL.fp32 ${name(o.base)}, ${name(v)}, ${name(mk)}`);
+        }
         sch.issue(cp.queue, cy, `MM.${st.adt} ${name(xb)}, ${name(dst)}`, what);
-        partReady.set(`${vs.plane}:${part}`, o.ready);
+        partReady.set(`${vs.plane}:${part}`, o!.ready);
       };
     });
     return { plane: vs.plane, base: vs.base, mms, what: `attn_values V set b${b} v${j} chunk ${c}` };
   });
   runPlanes(ctx, st, 'v', sets, start);
 
-  // attn row = sum of mask_q * partial over its partials
-  const masks = partT.map((t) => (t ? headMask(ctx, st, [t]) : null));
+  // attn row = the sum of its partials (each zero outside its head's lanes): one chain at the VXM,
+  // one partial read every vxmAlu cycles
   let end = start;
   let cur = start;
   for (let row = 0; row < M * tilesQ; row++) {
@@ -1000,58 +1026,46 @@ export const lowerAttnValues: Lowering = (ctx, op, start) => {
     if (!n) continue;
     const what = `attn row ${row}`;
     const from = Math.max(start, Math.max(...parts.map((x) => partReady.get(`${x.p}:${x.row}`)!)) - 40);
+    const rd = (x: (typeof parts)[number], c: number) => readFrom(sch, partT[x.p]!, x.row, c, vxm, start, what);
     try {
-      // one chain: masked partials one vxmAlu apart, each added to the running total as it comes
       cur = place(sch, Math.max(cur, from), (tau) => {
-        let prev = -1;
-        parts.forEach((x, k) => {
-          const tk = tau + k * d.vxmAlu;
-          const v = readFrom(sch, partT[x.p]!, x.row, tk, vxm, start, what);
-          const mk = readFrom(sch, masks[x.p]!, x.q, tk, vxm, start, `${what} mask`);
-          if (n === 1) {
-            const o = storeRow(sch, out, row, vxm, tk + d.vxmAlu, what);
-            issueAny(sch, alus, tk, `MUL.fp32 ${name(o.base)}, ${name(v)}, ${name(mk)}`);
-            end = Math.max(end, o.ready);
-            return;
-          }
-          const u = chainAny(sch, 4, tk + d.vxmAlu, `${what} masked ${k}`);
-          issueAny(sch, alus, tk, `MUL.fp32 ${name(u)}, ${name(v)}, ${name(mk)}`);
-          if (k === 0) {
-            // passed on by one ALU so that it meets the next product
-            prev = chainAny(sch, 4, tau + 2 * d.vxmAlu, `${what} first`);
-            issueAny(sch, alus, tau + d.vxmAlu, `MULS.fp32 ${name(prev)}, ${name(u)}, 1`);
-            return;
-          }
-          const at = tau + (k + 2) * d.vxmAlu;
+        if (n === 1) {
+          const o = storeRow(sch, out, row, vxm, tau + d.vxmAlu, what);
+          issueAny(sch, alus, tau, `MULS.fp32 ${name(o.base)}, ${name(rd(parts[0]!, tau))}, 1`);
+          end = Math.max(end, o.ready);
+          return;
+        }
+        // the first partial, read a step early, passed on to meet the second
+        let prev = chainAny(sch, 4, tau, `${what} first`);
+        issueAny(sch, alus, tau - d.vxmAlu, `MULS.fp32 ${name(prev)}, ${name(rd(parts[0]!, tau - d.vxmAlu))}, 1`);
+        for (let k = 1; k < n; k++) {
+          const tk = tau + (k - 1) * d.vxmAlu;
+          const v = rd(parts[k]!, tk);
           let s: number;
           if (k === n - 1) {
-            const o = storeRow(sch, out, row, vxm, at, what);
+            const o = storeRow(sch, out, row, vxm, tk + d.vxmAlu, what);
             s = o.base;
             end = Math.max(end, o.ready);
-          } else s = chainAny(sch, 4, at, `${what} sum ${k}`);
-          issueAny(sch, alus, tau + (k + 1) * d.vxmAlu, `ADD.fp32 ${name(s)}, ${name(prev)}, ${name(u)}`);
+          } else s = chainAny(sch, 4, tk + d.vxmAlu, `${what} sum ${k}`);
+          issueAny(sch, alus, tk, `ADD.fp32 ${name(s)}, ${name(prev)}, ${name(v)}`);
           prev = s;
-        });
+        }
       }, what, 256) + 1;
     } catch (e) {
       if (!(e instanceof ScheduleConflict)) throw e;
-      // where the chain does not fit (two partials from one slice on one cycle, or the tiny chip's
-      // streams): each masked partial added into the attn row on its own
+      // where the chain does not fit (the tiny chip's streams): each partial added on its own
       let c = from;
       parts.forEach((x, k) => {
         c = place(sch, c, (tk) => {
-          const v = readFrom(sch, partT[x.p]!, x.row, tk, vxm, start, what);
-          const mk = readFrom(sch, masks[x.p]!, x.q, tk, vxm, start, `${what} mask`);
+          const v = rd(x, tk);
           let o: { base: number; ready: number };
           if (k === 0) {
             o = storeRow(sch, out, row, vxm, tk + d.vxmAlu, what);
-            issueAny(sch, alus, tk, `MUL.fp32 ${name(o.base)}, ${name(v)}, ${name(mk)}`);
+            issueAny(sch, alus, tk, `MULS.fp32 ${name(o.base)}, ${name(v)}, 1`);
           } else {
-            const u = chainAny(sch, 4, tk + d.vxmAlu, `${what} masked ${k}`);
-            issueAny(sch, alus, tk, `MUL.fp32 ${name(u)}, ${name(v)}, ${name(mk)}`);
-            const ob = readFrom(sch, out, row, tk + d.vxmAlu, vxm, start, `${what} so far`);
-            o = storeRow(sch, out, row, vxm, tk + 2 * d.vxmAlu, what);
-            issueAny(sch, alus, tk + d.vxmAlu, `ADD.fp32 ${name(o.base)}, ${name(ob)}, ${name(u)}`);
+            const ob = readFrom(sch, out, row, tk, vxm, start, `${what} so far`);
+            o = storeRow(sch, out, row, vxm, tk + d.vxmAlu, what);
+            issueAny(sch, alus, tk, `ADD.fp32 ${name(o.base)}, ${name(ob)}, ${name(v)}`);
           }
           end = Math.max(end, o.ready);
         }, `${what} part ${k}`) + 1;
