@@ -27,8 +27,12 @@ const MINE = ['rope_q', 'rope_k', 'q_quant', 'kv_append', 'attn_scores', 'attn_s
 
 /** Compiles the attention ops of one layer of `model` on `chipName` with q/k/v given. */
 export function compileAttention(chipName: string, model: string, options: LayerOptions) {
-  // a longer context than tiny's 256 positions, to cover several position tiles on tsp-v1
-  const config = { ...loadModelConfig(model), maxPositionEmbeddings: 4096 };
+  // a longer context than tiny's 256 positions, to cover several position tiles on tsp-v1; a
+  // `window` option makes it a mistral-style sliding-window model
+  const { window, ...rest } = options as LayerOptions & { window?: number };
+  const base = { ...loadModelConfig(model), maxPositionEmbeddings: 4096 };
+  const config = window ? { ...base, modelType: 'mistral', slidingWindow: window } : base;
+  options = rest;
   const run = referenceLayer(config, { dtype: 'int8', ...options });
   const chip = loadChipPreset(chipName);
   const sch = new Schedule(chip);
@@ -140,10 +144,16 @@ describe('attention lowerings (tiny model)', () => {
     ['tsp-v1', { phase: 'decode', past: 5, batch: 2 }],
     ['tsp-v1', { phase: 'prefill', tokens: 7 }],
     ['tsp-v1', { phase: 'decode', past: 700, batch: 1 }],
-    ['tsp-v1', { phase: 'prefill', tokens: 5, past: 318, batch: 2 }],
+    ['tsp-v1', { phase: 'prefill', tokens: 4, past: 318, batch: 2 }],
   ];
+  // a sliding window (mistral-style) whose first attended position falls inside a tile; fp16 and
+  // bf16 (the tiny chip's MXM has bf16) as the attention dtype
+  cases.push(['tsp-v1', { phase: 'decode', past: 700, batch: 1, window: 300 } as LayerOptions]);
+  cases.push(['tiny', { phase: 'decode', past: 40, window: 20 } as LayerOptions]);
+  cases.push(['tiny', { phase: 'decode', past: 9, batch: 2, dtype: 'fp16' }]);
+  cases.push(['tiny', { phase: 'decode', past: 9, dtype: 'bf16' }]);
   for (const [chip, o] of cases) {
-    it(`${chip} ${o.phase} past ${o.past ?? 0} batch ${o.batch ?? 1} tokens ${o.tokens ?? 1}: within bounds, no hazards, cycles as predicted`, async () => {
+    it(`${chip} ${o.phase} past ${o.past ?? 0} batch ${o.batch ?? 1} tokens ${o.tokens ?? 1}${(o as { window?: number }).window ? ` window ${(o as { window?: number }).window}` : ''}${o.dtype ? ` ${o.dtype}` : ''}: within bounds, no hazards, cycles as predicted`, async () => {
       const r = await runAttention(chip, o);
       expect(r.checks.length).toBeGreaterThanOrEqual(9);
     });
