@@ -1,9 +1,13 @@
 // The attention lowerings (src/compiler/rope.ts, attention.ts): RoPE, q_quant, kv_append,
 // attn_scores, attn_softmax, probs_quant, attn_values, compiled for the tiny model on the tiny and
-// tsp-v1 chips (decode with a past, batch 1 and 2; prefill), run on the emulator. Each op's output
-// must lie within its local fp32 bound on the chip's own inputs (checkOpByOp), the program must
-// run hazard-free under --check with the same result unchecked, and take exactly the predicted
-// cycles. q, k and v are placed from the reference (rounded to fp32) in the heads layout.
+// tsp-v1 chips (decode with a past, batch 1 and 2; prefill; long contexts over several position
+// tiles; a sliding window; fp16 and bf16 attention), run on the emulator. Each op's output must
+// lie within its local fp32 bound on the chip's own inputs (checkOpByOp), the program must run
+// hazard-free under --check with the same result unchecked, and take exactly the predicted
+// cycles. The first group compiles the attention ops alone (compileAttention: q, k and v placed
+// from the reference, rounded to fp32, in the heads layout; the tiny chip cannot hold a whole
+// layer); the last goes through the layer compiler on two chips (the registered lowerings and
+// read-back decoders).
 import { basename } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../src/asm/assemble.js';
