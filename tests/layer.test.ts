@@ -49,8 +49,10 @@ describe('compileLayer', () => {
     expect(layer.source).toContain('.system node-2');
   }, 60_000);
 
-  test('a mid-size layer (640 hidden, GQA) decodes within bounds', async () => {
+  test('a mid-size layer (640 hidden, GQA) decodes and prefills within bounds', async () => {
     await check(mid, { phase: 'decode', past: 40 });
+    // several token rows: weight-stationary projections with running sums
+    await check(mid, { phase: 'prefill', tokens: 12 });
   }, 120_000);
 
   test('a layer too big for the chips names the shortfall and a chip count', () => {

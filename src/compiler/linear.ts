@@ -144,50 +144,102 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
   let far = 0;
   for (const pl of planes) for (const g of pl.groups) for (const s of g) far = Math.max(far, sch.travel(sch.position(s), pl.pos));
   let end = start;
-  planes.forEach((pl, pi) => {
-    let c = Math.max(start + dRead + far, sch.free(pl.queue));
-    for (let m = 0; m < M; m++) {
+  // the weight rows of K-tile (nn, kk) onto the plane for the IW cycles from c0
+  const install = (pl: (typeof planes)[number], w: { group: number; row: number; tensor: (f: number) => string }, c0: number, note: string) => {
+    const slices = pl.groups[w.group];
+    for (let f = 0; f < F; f++) {
+      const slice = slices[f];
+      const q = sch.position(slice);
+      const width = widthOf(f);
+      const readAt = (i: number) => c0 + i - dRead - sch.travel(q, pl.pos);
+      if (readAt(0) < 0) throw new ScheduleConflict('weights read before cycle 0');
+      for (let i = 0; i < I; i++) {
+        sch.claimPorts(slice, readAt(i), width, `${op.name} weights`);
+        sch.claimFlight(pl.base + f * ports, width, q, readAt(i) + dRead, pl.pos, `${op.name} weights`);
+      }
+      sch.issue(slice, readAt(0), `READ ${w.tensor(f)}[${w.row * width}], ${sch.plan.streamName(pl.base + f * ports)}, ${width}`, f === 0 ? note : undefined);
+      sch.repeat(slice, I - 1, 1);
+    }
+    sch.issue(pl.queue, c0, `IW.int8 0, ${sch.plan.streamName(pl.base)}, ${R}`);
+    sch.repeat(pl.queue, I - 1, 1);
+  };
+  // x's K-tile of token m on the plane's first stream on cycle mm
+  const feedX = (pl: (typeof planes)[number], m: number, kk: number, mm: number) => {
+    const xs = x.t.slices[0];
+    const xAt = mm - dRead - sch.travel(sch.position(xs), pl.pos);
+    if (xAt < 0) throw new ScheduleConflict('x read before cycle 0');
+    sch.checkReady(`${x.t.name}[${m * x.tiles + kk}]`, xAt, `${op.name} x`);
+    sch.claimPorts(xs, xAt, 1, `${op.name} x`);
+    sch.claimFlight(pl.base, 1, sch.position(xs), xAt + dRead, pl.pos, `${op.name} x`);
+    sch.issue(xs, xAt, `READ ${x.t.name}[${m * x.tiles + kk}], ${sch.plan.streamName(pl.base)}`);
+  };
+  if (M > 1) {
+    // several token rows: each installed K-tile serves every row (weight-stationary); a plane
+    // has one set of accumulators, so each MM emits its partial sum and the VXM adds it to the
+    // row's running sum in SRAM (the last K-tile's sum goes to the output)
+    planes.forEach((pl, pi) => {
+      if (!tilesOf[pi].length) return;
+      let c = Math.max(start + dRead + far, sch.free(pl.queue));
+      // running sums in two buffers in different slices, alternating by K-tile: a slice's queue
+      // issues one instruction a cycle, and reading one row while writing another would collide
+      const runs = kt > 1 ? [ctx.sram.alloc(`${op.name}_run_${pl.side}${pl.p}`, 'int32', M, { avoid: x.t.slices })] : [];
+      if (runs.length) runs.push(ctx.sram.alloc(`${op.name}_run2_${pl.side}${pl.p}`, 'int32', M, { avoid: [...x.t.slices, ...runs[0].slices] }));
+      const aluName = `VXM.${(4 + pi) % chip.vxmAlus}`;
       for (const nn of tilesOf[pi]) {
         for (let kk = 0; kk < kt; kk++) {
           const w = where.get(`${pi}:${nn}:${kk}`)!;
-          const slices = pl.groups[w.group];
-          const lastK = kk === kt - 1;
           c = sch.attempt(c, (c0) => {
-            for (let f = 0; f < F; f++) {
-              const slice = slices[f];
-              const q = sch.position(slice);
-              const width = widthOf(f);
-              const readAt = (i: number) => c0 + i - dRead - sch.travel(q, pl.pos);
-              if (readAt(0) < 0) throw new ScheduleConflict('weights read before cycle 0');
-              for (let i = 0; i < I; i++) {
-                sch.claimPorts(slice, readAt(i), width, `${op.name} weights`);
-                sch.claimFlight(pl.base + f * ports, width, q, readAt(i) + dRead, pl.pos, `${op.name} weights`);
-              }
-              sch.issue(slice, readAt(0), `READ ${w.tensor(f)}[${w.row * width}], ${sch.plan.streamName(pl.base + f * ports)}, ${width}`, f === 0 ? `${op.name} m${m} n-tile ${nn} k-tile ${kk}` : undefined);
-              sch.repeat(slice, I - 1, 1);
-            }
-            sch.issue(pl.queue, c0, `IW.int8 0, ${sch.plan.streamName(pl.base)}, ${R}`);
-            sch.repeat(pl.queue, I - 1, 1);
-            const mm = c0 + I;
-            // the gap: x's K-tile on the plane's first stream
-            const xs = x.t.slices[0];
-            const xAt = mm - dRead - sch.travel(sch.position(xs), pl.pos);
-            if (xAt < 0) throw new ScheduleConflict('x read before cycle 0');
-            sch.checkReady(`${x.t.name}[${m * x.tiles + kk}]`, xAt, `${op.name} x`);
-            sch.claimPorts(xs, xAt, 1, `${op.name} x`);
-            sch.claimFlight(pl.base, 1, sch.position(xs), xAt + dRead, pl.pos, `${op.name} x`);
-            sch.issue(xs, xAt, `READ ${x.t.name}[${m * x.tiles + kk}], ${sch.plan.streamName(pl.base)}`);
-            let dst = '-';
-            if (lastK) {
+            install(pl, w, c0, `${op.name} n-tile ${nn} k-tile ${kk}, ${M} rows`);
+            for (let m = 0; m < M; m++) {
+              const mm = c0 + I + m;
+              feedX(pl, m, kk, mm);
               const emit = mm + chip.delays.mxm;
-              const st = storeRow(sch, acc.t, m * nt + nn, pl.pos, emit, `${op.name} sums`);
-              dst = sch.plan.streamName(st.base);
-              end = Math.max(end, st.ready);
+              let dst: number;
+              const run = runs.length ? runs[kk % 2] : null;
+              if (kk === 0 || !run) {
+                const st = storeRow(sch, run ?? acc.t, run ? m : m * nt + nn, pl.pos, emit, `${op.name} partial`);
+                dst = st.base;
+                if (!run) end = Math.max(end, st.ready);
+              } else {
+                const prev = runs[(kk - 1) % 2];
+                const at = emit + sch.travel(pl.pos, ctx.vxm);
+                dst = sch.pickStreams(pl.pos < ctx.vxm, 4, [{ offset: 0, width: 4, from: pl.pos, cycle: emit, to: ctx.vxm }], `${op.name} partial`);
+                const rb = readRow(sch, prev, m, at, ctx.vxm, `${op.name} running sum`);
+                const lastK = kk === kt - 1;
+                const st = storeRow(sch, lastK ? acc.t : run, lastK ? m * nt + nn : m, ctx.vxm, at + chip.delays.vxmAlu, `${op.name} sum`);
+                sch.issue(aluName, at, `ADD.int32 ${sch.plan.streamName(st.base)}, ${sch.plan.streamName(rb)}, ${sch.plan.streamName(dst)}`);
+                if (lastK) end = Math.max(end, st.ready);
+              }
+              sch.issue(pl.queue, mm, `MM.int8 ${sch.plan.streamName(pl.base)}, ${sch.plan.streamName(dst)}`);
             }
-            sch.issue(pl.queue, mm, `MM.int8 ${sch.plan.streamName(pl.base)}, ${dst}${kk > 0 ? ', acc' : ''}`, lastK ? `${op.name} m${m} y tile ${nn}` : undefined);
           }, `${op.name} ${pl.queue} k-tile`);
-          c += I + 1;
+          c += I + M;
         }
+      }
+    });
+    return end;
+  }
+  // one token row: each N-tile sums its K-tiles in the plane's accumulators; the MM takes the gap
+  // after each install
+  planes.forEach((pl, pi) => {
+    let c = Math.max(start + dRead + far, sch.free(pl.queue));
+    for (const nn of tilesOf[pi]) {
+      for (let kk = 0; kk < kt; kk++) {
+        const w = where.get(`${pi}:${nn}:${kk}`)!;
+        const lastK = kk === kt - 1;
+        c = sch.attempt(c, (c0) => {
+          install(pl, w, c0, `${op.name} n-tile ${nn} k-tile ${kk}`);
+          const mm = c0 + I;
+          feedX(pl, 0, kk, mm);
+          let dst = '-';
+          if (lastK) {
+            const st = storeRow(sch, acc.t, nn, pl.pos, mm + chip.delays.mxm, `${op.name} sums`);
+            dst = sch.plan.streamName(st.base);
+            end = Math.max(end, st.ready);
+          }
+          sch.issue(pl.queue, mm, `MM.int8 ${sch.plan.streamName(pl.base)}, ${dst}${kk > 0 ? ', acc' : ''}`, lastK ? `${op.name} y tile ${nn}` : undefined);
+        }, `${op.name} ${pl.queue} k-tile`);
+        c += I + 1;
       }
     }
   });

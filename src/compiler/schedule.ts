@@ -65,6 +65,7 @@ export class Schedule {
    * conflict; a failed try is undone. Returns the cycle that worked.
    */
   attempt(earliest: number, place: (cycle: number) => void, what: string, tries = 50_000): number {
+    let last = '';
     for (let c = earliest; c < earliest + tries; c++) {
       const undo: (() => void)[] = [];
       this.undo = undo;
@@ -76,9 +77,10 @@ export class Schedule {
         this.undo = null;
         for (let i = undo.length - 1; i >= 0; i--) undo[i]();
         if (!(e instanceof ScheduleConflict)) throw e;
+        last = e.message.replace('schedule conflict (a compiler bug): ', '');
       }
     }
-    throw new ScheduleConflict(`${what}: nothing fits in ${tries} cycles from ${earliest}`);
+    throw new ScheduleConflict(`${what}: nothing fits in ${tries} cycles from ${earliest} (last try: ${last})`);
   }
 
   queue(name: string): Queue {

@@ -82,9 +82,14 @@ export class Sram {
   }
 
   /** A tensor in the next activation pair (round robin), or in pair `pair` (index into pairs). */
-  alloc(name: string, dtype: ChipDtype, rows: number, opts: { data?: Uint8Array | Uint8Array[]; output?: boolean; pair?: number } = {}): ChipTensor {
+  alloc(name: string, dtype: ChipDtype, rows: number, opts: { data?: Uint8Array | Uint8Array[]; output?: boolean; pair?: number; avoid?: string[] } = {}): ChipTensor {
     const bytes = CHIP_BYTES[dtype];
-    const tries = opts.pair !== undefined ? [opts.pair % this.pairs.length] : this.pairs.map((_, i) => (this.turn + i) % this.pairs.length);
+    let tries = opts.pair !== undefined ? [opts.pair % this.pairs.length] : this.pairs.map((_, i) => (this.turn + i) % this.pairs.length);
+    // pairs holding slices to avoid (operands read on the same cycles) come last
+    if (opts.avoid?.length) {
+      const clash = (p: number) => this.pairs[p].some((s) => opts.avoid!.includes(s));
+      tries = [...tries.filter((p) => !clash(p)), ...tries.filter(clash)];
+    }
     let last: unknown = null;
     for (const p of tries) {
       const slices = bytes === 1 ? [this.pairs[p][0]] : [...this.pairs[p]];
