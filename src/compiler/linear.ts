@@ -79,7 +79,11 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
   // N-tiles to planes, and each plane's K-tiles to its groups: per feeding slice, one tensor of
   // this op's rows per group used
   const planes = ws.planes;
-  const tilesOf = planes.map((_, i) => Array.from({ length: nt }, (_, nn) => nn).filter((nn) => nn % planes.length === i));
+  // N-tiles dealt round robin, continuing from where the previous projection left off, so that
+  // consecutive projections (q, k, v; gate, up) load the planes evenly
+  const tilesOf: number[][] = planes.map(() => []);
+  for (let nn = 0; nn < nt; nn++) tilesOf[(ws.nextPlane + nn) % planes.length].push(nn);
+  ws.nextPlane = (ws.nextPlane + nt) % planes.length;
   const W = ctx.weights[a.weight]!;
   const inF = a.inFeatures;
   const widthOf = (f: number) => Math.min(ports, R - f * ports);

@@ -28,6 +28,8 @@ export class WeightStore {
   /** Feeding slices per group. */
   readonly F: number;
   readonly activationSlices: string[] = [];
+  /** The plane the next projection's first N-tile goes to (linear.ts deals tiles round robin). */
+  nextPlane = 0;
   readonly weightSlices: string[] = [];
 
   constructor(sch: Schedule) {
