@@ -189,8 +189,8 @@ describe('sweeps', () => {
     expect(csv).toHaveLength(recs.length + 2);
     const svg = sweepSvg(recs, { model: 'tiny', phase: 'decode', fixed: 'context 16', sweep });
     checkSvg(svg);
-    expect(svg).toContain('data-name="tsp-v1 system: per user"');
-    expect(svg).toContain('data-name="h200: system"');
+    expect(svg).toContain('data-name="tsp-v1 (emulated): per user"');
+    expect(svg).toContain('data-name="h200 (GPU model): system"');
   }, 60_000);
 });
 

@@ -122,12 +122,18 @@ export async function cmdCompare(argv: string[], io: { out: (s: string) => void;
     if (flags.json) io.out(JSON.stringify({ model: config.name, phase, sweep, fixed, records }));
     else {
       const rows = [[sweep.axis, 'system', 'how', 'chips', phase === 'decode' ? 'latency' : 'TTFT', 'tok/s per user', 'system tok/s', 'energy/token']];
+      const errors: string[] = [];
       for (const r of records) {
-        rows.push(r.error !== null
-          ? [String(r.value), r.system, r.how, '', `error: ${r.error}`]
-          : [String(r.value), r.system, r.how, String(r.chips ?? '-'), fmtTime(phase === 'decode' ? r.latency_s : r.ttft_s), fmtRate(r.tokens_per_s_per_user), fmtRate(r.system_tokens_per_s), fmtEnergy(r.energy_per_token_j)]);
+        if (r.error !== null) {
+          errors.push(r.error);
+          rows.push([String(r.value), r.system, r.how, '-', `error [${errors.length}]`]);
+        } else {
+          rows.push([String(r.value), r.system, r.how, String(r.chips ?? '-'), fmtTime(phase === 'decode' ? r.latency_s : r.ttft_s), fmtRate(r.tokens_per_s_per_user), fmtRate(r.system_tokens_per_s), fmtEnergy(r.energy_per_token_j)]);
+        }
       }
-      io.out(`${config.name} ${phase} sweep over ${sweep.axis} (${fixed})\n\n${grid(rows)}${flags.csv ? `\n\nwrote ${flags.csv}` : ''}${flags.svg ? `\nwrote ${flags.svg}` : ''}`);
+      const notes = errors.map((e, i) => `[${i + 1}] ${e}`);
+      const wrote = [flags.csv ? `wrote ${flags.csv}` : null, flags.svg ? `wrote ${flags.svg}` : null].filter((x) => x !== null);
+      io.out([`${config.name} ${phase} sweep over ${sweep.axis} (${fixed})`, '', grid(rows), ...(notes.length ? ['', ...notes] : []), ...(wrote.length ? ['', ...wrote] : [])].join('\n'));
     }
     return 0;
   } finally {

@@ -31,10 +31,6 @@ export function grid(rows: string[][], gap = 2): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + gap))).join('').trimEnd()).join('\n');
 }
 
-function gpuName(n: string): string {
-  return n;
-}
-
 export function formatComparison(c: Comparison): string {
   const s = c.sram;
   const decode = c.phase === 'decode';
@@ -46,7 +42,7 @@ export function formatComparison(c: Comparison): string {
       : `${c.model}, prefill: batch ${c.batch}, prompt ${c.prompt} tokens, ${c.dtype} weights${gdt}`,
     '',
   );
-  const cols = [`${s.chip} system`, ...c.gpus.map((g) => gpuName(g.gpu)), ...(c.wafer ? [c.wafer.wafer] : [])];
+  const cols = [`${s.chip} system`, ...c.gpus.map((g) => g.gpu), ...(c.wafer ? [c.wafer.wafer] : [])];
   const how = ['emulated', ...c.gpus.map(() => 'GPU model'), ...(c.wafer ? ['analytical'] : [])];
   const rows: string[][] = [['', ...cols], ['', ...how]];
   const chipsCell = `${s.chips} (${s.layers} x ${s.chipsPerLayer} + ${s.headChips} head + ${s.embeddingChips} embedding)`;
@@ -58,7 +54,7 @@ export function formatComparison(c: Comparison): string {
     row('tokens/s per user', (x) => fmtRate(x.tokensPerSecondPerUser));
     row('system tokens/s', (x) => fmtRate(x.systemTokensPerSecond));
   }
-  row(c.prompt !== null ? `time to first token` : 'time to first token', (x) => (c.prompt === null ? '- (give --prompt N)' : fmtTime(x.ttftSeconds)));
+  row('time to first token', (x) => (c.prompt === null ? '-' : fmtTime(x.ttftSeconds)), c.prompt === null ? '- (give --prompt N)' : undefined);
   if (!decode) {
     const rate = (t: number | null) => (t === null ? '-' : fmtRate((c.batch * c.prompt!) / t));
     row('prompt tokens/s', (x) => rate(x.ttftSeconds));
@@ -76,7 +72,7 @@ export function formatComparison(c: Comparison): string {
   const main = (decode ? s.decode : s.prefill)!;
   const parts: { name: string; b: Breakdown; total: number }[] = [
     { name: `${s.chip} system`, b: main.breakdown, total: main.seconds },
-    ...c.gpus.map((g) => ({ name: gpuName(g.gpu), b: g.breakdown, total: (decode ? g.decode : g.prefill)!.seconds })),
+    ...c.gpus.map((g) => ({ name: g.gpu, b: g.breakdown, total: (decode ? g.decode : g.prefill)!.seconds })),
   ];
   lines.push(decode ? 'time per token by operator (all layers; share of the step)' : 'prefill time by operator (all layers; share)');
   const brows: string[][] = [['', ...parts.flatMap((p) => [p.name, ''])]];
@@ -94,7 +90,7 @@ export function formatComparison(c: Comparison): string {
   const layerP = prog.filter((p) => p.kind === 'layer');
   const headP = prog.find((p) => p.kind === 'head')!;
   const us = (cy: number) => fmtTime(cy / s.clockHz);
-  lines.push(`${s.chip} system (${s.label}):`);
+  lines.push(`${s.chip} system: ${s.label}`);
   for (const p of layerP) {
     lines.push(`  layer program for ${p.layers.length === s.layers ? `all ${s.layers} layers` : `layers ${p.layers.join(',')}`}: ${p.cycles} cycles (${us(p.cycles)}) on ${p.chips} chip(s), emulated = predicted; roofline ${p.roofline.cycles} cycles`);
   }
@@ -108,11 +104,11 @@ export function formatComparison(c: Comparison): string {
   for (const a of s.assumptions) lines.push(`  - ${a}`);
   if (s.power) lines.push(`  - power source: ${s.power.source}`);
   for (const g of c.gpus) {
-    lines.push(`${g.gpu} (${g.label}): ${g.chips} GPU(s) tensor parallel, ${g.dtype}${g.decode ? `, ${(g.decode.bandwidthUtilization * 100).toFixed(0)}% of HBM bandwidth` : ''}; energy = ${g.powerW} W board power x time${g.dtypeNote ? `; ${g.dtypeNote}` : ''}; preset ${g.file}`);
+    lines.push(`${g.gpu}: ${g.label}; ${g.chips > 1 ? `${g.chips} GPUs, tensor parallel` : '1 GPU'}, ${g.dtype}${g.decode ? `, ${(g.decode.bandwidthUtilization * 100).toFixed(0)}% of HBM bandwidth` : ''}; energy = ${g.powerW} W board power x time${g.dtypeNote ? `; ${g.dtypeNote}` : ''}; preset ${g.file}`);
   }
   if (c.wafer) {
     const w = c.wafer;
-    lines.push(`${w.wafer} (${w.label}): ${w.wafers} wafer(s), ${w.dtype} weights; ${fmtTime(w.fixedSeconds)} of the step is the fitted per-stage latency assumption (docs/gpu-model.md)`);
+    lines.push(`${w.wafer}: ${w.label}; ${w.wafers} wafer${w.wafers > 1 ? 's' : ''}, ${w.dtype} weights; ${fmtTime(w.fixedSeconds)} of the step is the fitted per-stage latency assumption (docs/gpu-model.md)`);
   }
   return lines.join('\n');
 }

@@ -17,7 +17,7 @@ const KNOWN: Record<string, PowerFigure> = {
     watts: 300,
     kind: 'secondary',
     source:
-      'press: TechSpot, "Groq launches first AI accelerator card" (2019): "The Groq TSP demands 300W per core" (one core per chip); ' +
+      'press: TechSpot, techspot.com/news/83719 ("Groq launches first AI accelerator card"): "The Groq TSP demands 300W per core" (one core per chip); ' +
       'not in the ISCA 2020/2022 papers. Used as the chip power whether busy or not, so an upper-side estimate for decode.',
   },
 };

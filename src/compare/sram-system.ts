@@ -18,6 +18,9 @@
 import { createHash } from 'node:crypto';
 import type { ChipConfig } from '../chip/config.js';
 import { loadCoreWasm } from '../chip/wasm-node.js';
+import { Core, instructionCount } from '../chip/core.js';
+import { coreErrorToSfError } from '../chip/errors.js';
+import { assemble } from '../asm/assemble.js';
 import { slidingWindowFor, type ModelConfig } from '../models/config.js';
 import type { ModelDtype } from '../models/quant.js';
 import { compileLayer, type CompiledLayer, type OpTiming, type Roofline } from '../compiler/layer.js';
@@ -129,17 +132,37 @@ async function emulate(layer: CompiledLayer, what: string, o: SramSystemOptions)
   const k = key(layer.chip, layer.source);
   const hit = emulated.get(k);
   if (hit !== undefined) return { cycles: hit, seconds: 0 };
-  const run = await runCompiledLayer(layer, loadCoreWasm(), {
-    functional: false,
-    checked: false,
-    threads: o.threads ?? 1,
-    onProgress: o.onProgress ? (cycle) => o.onProgress!({ what, cycle, of: layer.predictedCycles }) : undefined,
-  });
-  if (run.cycles !== layer.predictedCycles) {
-    throw new Error(`internal: ${what} emulated in ${run.cycles} cycles, the compiler predicted ${layer.predictedCycles}`);
+  const onProgress = o.onProgress ? (cycle: number) => o.onProgress!({ what, cycle, of: layer.predictedCycles }) : undefined;
+  let cycles: number;
+  let seconds: number;
+  if (layer.chips === 1) {
+    // one chip: run here, with a core sized for the program (big heads and layers exceed the
+    // default instruction capacity that runCompiledLayer's one-chip path uses)
+    const t0 = performance.now();
+    const program = assemble(layer.source, { file: 'layer.sfa', chip: layer.chip, readFile: () => new Uint8Array(0) });
+    const core = await Core.create(layer.chip, loadCoreWasm(), { functional: false, checked: false, maxInstructions: instructionCount(program) });
+    core.load(program);
+    const step = Math.max(1000, Math.ceil(layer.predictedCycles / 50));
+    const limit = 2 * layer.predictedCycles + 1_000_000;
+    while (!core.halted && !core.error() && core.cycle < limit) {
+      core.run(core.cycle + step);
+      onProgress?.(core.cycle);
+    }
+    const err = core.error();
+    if (err) throw coreErrorToSfError(core, err);
+    if (!core.halted) throw new Error(`internal: ${what} did not halt within ${limit} cycles`);
+    cycles = core.programCycles;
+    seconds = (performance.now() - t0) / 1000;
+  } else {
+    const run = await runCompiledLayer(layer, loadCoreWasm(), { functional: false, checked: false, threads: o.threads ?? 1, onProgress });
+    cycles = run.cycles;
+    seconds = run.seconds;
   }
-  emulated.set(k, run.cycles);
-  return { cycles: run.cycles, seconds: run.seconds };
+  if (cycles !== layer.predictedCycles) {
+    throw new Error(`internal: ${what} emulated in ${cycles} cycles, the compiler predicted ${layer.predictedCycles}`);
+  }
+  emulated.set(k, cycles);
+  return { cycles, seconds };
 }
 
 /** The slices of a compiled program's tensor. */

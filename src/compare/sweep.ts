@@ -162,8 +162,9 @@ export function sweepSvg(records: SweepRecord[], o: { model: string; phase: 'dec
     const how = rs[0]!.how;
     const pts = (k: 'tokens_per_s_per_user' | 'system_tokens_per_s') => rs.map((r) => [r.value, r[k] ?? Number.NaN] as const);
     const color = palette[i % palette.length]!;
-    const user: ChartSeries = { name: `${name}: per user`, points: pts('tokens_per_s_per_user'), color };
-    const system: ChartSeries = { name: `${name}: system`, points: pts('system_tokens_per_s'), color, dashed: true };
+    const tag = `${name.replace(/ system$/, '')} (${how})`;
+    const user: ChartSeries = { name: `${tag}: per user`, points: pts('tokens_per_s_per_user'), color };
+    const system: ChartSeries = { name: `${tag}: system`, points: pts('system_tokens_per_s'), color, dashed: true };
     series.push(user, system);
     byKind[name] = { user, system, how };
   });
@@ -187,9 +188,11 @@ export function sweepSvg(records: SweepRecord[], o: { model: string; phase: 'dec
     }
   }
   const unit = o.phase === 'decode' ? 'tokens/s' : 'prompt tokens/s';
+  const failed = records.filter((r) => r.how === 'emulated' && r.error !== null).map((r) => r.value);
+  const gaps = failed.length ? ` No emulated point at ${o.sweep.axis} ${failed.join(', ')} (see the CSV).` : '';
   return renderLineChart({
-    title: `${o.model} ${o.phase}: ${unit} per user (solid) and system (dashed) vs ${o.sweep.axis}`,
-    subtitle: `${o.fixed}. ${Object.entries(byKind).map(([n, k]) => `${n.replace(/ system$/, '')}: ${k.how === 'analytical' ? 'analytical, not emulated' : k.how}`).join('; ')}.${cross ? '' : ' No GPU overtakes the SRAM system in this range.'}`,
+    title: `${o.model} ${o.phase}: ${unit} per user (solid) and system (dashed)`,
+    subtitle: `${o.fixed}.${cross ? '' : ' No GPU overtakes the SRAM system here.'}${gaps}`,
     xLabel: AXIS_LABEL[o.sweep.axis],
     yLabel: `${unit} (log scale)`,
     xScale,
