@@ -50,6 +50,8 @@ export function compileFromFlags(path: string, flags: Record<string, unknown>, d
     chips: flags.chips as number | undefined,
     seed: flags.seed as number | undefined,
     dataDir,
+    // a timing-only run needs no values: no weights are generated
+    timingOnly: flags['timing-only'] === true,
   };
   return compileLayer(config, o);
 }
