@@ -63,10 +63,15 @@ function describe(layer: CompiledLayer): string {
 
 function table(layer: CompiledLayer, run: LayerRun | null): string {
   const us = (c: number) => ((c / layer.chip.clockHz) * 1e6).toFixed(2);
-  const lines = [describe(layer), '', `${'op'.padEnd(16)} ${'cycles'.padStart(9)} ${'share'.padStart(6)}  ${'units'.padEnd(16)} ${'floor'.padStart(8)}  bound`];
+  const lines = [
+    describe(layer),
+    'ops start when their inputs are in SRAM; independent ops overlap (from..to: cycles of the program)',
+    '',
+    `${'op'.padEnd(16)} ${'from'.padStart(7)} ${'to'.padStart(7)} ${'cycles'.padStart(7)}  ${'units'.padEnd(16)} ${'floor'.padStart(6)}  floor is`,
+  ];
   const total = layer.predictedCycles;
   for (const op of layer.ops) {
-    lines.push(`${op.name.padEnd(16)} ${String(op.cycles).padStart(9)} ${((100 * op.cycles) / total).toFixed(1).padStart(5)}%  ${op.units.join(' ').padEnd(16)} ${String(op.floorCycles).padStart(8)}  ${op.bound}`);
+    lines.push(`${op.name.padEnd(16)} ${String(op.start).padStart(7)} ${String(op.end).padStart(7)} ${String(op.cycles).padStart(7)}  ${op.units.join(' ').padEnd(16)} ${String(op.floorCycles).padStart(6)}  ${op.bound}`);
   }
   lines.push('');
   lines.push(`cycles      ${total} predicted${run ? `, ${run.cycles} emulated (${run.cycles === total ? 'equal' : 'DIFFERENT'})` : ''} = ${us(total)} us at ${layer.chip.clockHz / 1e6} MHz`);

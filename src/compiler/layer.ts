@@ -6,6 +6,7 @@
 // in SRAM (an op boundary): the schedule inside an op is as tight as streams, ports and units
 // allow, and each op's cycles are its own in the breakdown. See docs/compiler.md.
 import type { ChipConfig } from '../chip/config.js';
+import { floorplan } from '../chip/floorplan.js';
 import { SfError } from '../util/errors.js';
 import type { ModelConfig } from '../models/config.js';
 import { buildLayerGraph, type GraphOp, type LayerGraph, type LayerOptions } from '../models/graph.js';
@@ -154,14 +155,25 @@ function c2cFloor(chip: ChipConfig, graph: LayerGraph, ranks: number): number {
   return 2 * exchange(M * Math.ceil(graph.config.hiddenSize / chip.lanes)) + (quantised ? 2 * exchange(M) : 0);
 }
 
-/** The floor of one op on this chip and what it is. */
+/** The floor of one op on this chip and what it is (a lower bound, not a promise: ops are
+ * placed one after another where they depend on each other). */
 function opFloor(chip: ChipConfig, op: GraphOp, ranks: number): { cycles: number; bound: string } {
   const streamBytes = 2 * chip.streamsPerDirection * chip.lanes;
-  if (op.kind === 'linear') return { cycles: Math.ceil(op.weightBytes / ranks / streamBytes), bound: 'weights through the MXMs' };
+  if (op.kind === 'linear') return { cycles: Math.ceil(op.weightBytes / ranks / streamBytes), bound: 'its weights through the streams into the MXMs' };
   const vectors = Math.ceil((op.activationBytesRead + op.activationBytesWritten) / ranks / chip.lanes);
-  const macs = op.macs / ranks / (2 * chip.mxmPlanesPerHemisphere * chip.lanes * chip.lanes);
-  if (op.macs > 0) return { cycles: Math.ceil(Math.max(macs, vectors / (2 * chip.streamsPerDirection))), bound: 'MXM (attention operands)' };
-  return { cycles: Math.ceil(vectors / (2 * chip.streamsPerDirection)), bound: 'VXM passes (reductions cross the SXM)' };
+  const streams = Math.ceil(vectors / (2 * chip.streamsPerDirection));
+  if (op.macs > 0) {
+    const macs = Math.ceil(op.macs / ranks / (2 * chip.mxmPlanesPerHemisphere * chip.lanes * chip.lanes));
+    return { cycles: Math.max(macs, streams), bound: 'its operands through the streams / the MXM peak' };
+  }
+  // a reduction across lanes makes at least one trip VXM -> SXM -> VXM
+  const reduces = op.kind === 'rmsnorm' || op.kind === 'softmax' || (op.kind === 'quantize' && op.attrs.kind === 'quantize' && op.attrs.to === 'int8');
+  const plan = floorplan(chip);
+  const pos = (n: string) => plan.slices.find((x) => x.name === n)!.position;
+  const trip = 2 * Math.abs(pos('SXM.E') - pos('VXM')) * chip.hopCycles + chip.delays.sxmReduce;
+  return reduces
+    ? { cycles: streams + trip, bound: 'its operands through the streams + one SXM round trip' }
+    : { cycles: streams, bound: 'its operands through the streams' };
 }
 
 /** Compiles one layer for `ranks` chips (the program every chip runs, with per-chip data). */
