@@ -3,5 +3,5 @@ import { describe } from 'vitest';
 import { fuzzTargets } from './harness.js';
 
 describe('fuzz: the command line', () => {
-  fuzzTargets(['cli']);
+  fuzzTargets(['cli', 'model-cli']);
 });

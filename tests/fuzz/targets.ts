@@ -1974,7 +1974,56 @@ function withLimits(argv: string[]): string[] {
   return out;
 }
 
-export const TARGETS: Target<any>[] = [asmText, coreRun, container, chipPreset, systemPreset, systemRun, gpuPreset, modelConfig, safetensors, cli];
+/** `sramflow run|compile <model.json>`: random layer flags (in and out of range) on the tiny model,
+ * a config with a broken field, a missing file; every input ends in 0, 2 or 3 with one line. */
+const modelCli: Target<{ cmd: number; model: number; flags: { flag: number; value: number }[] }> = {
+  name: 'model-cli',
+  generates: 'sramflow run/compile on programs/models/tiny.json (or a broken config, a directory, a missing file) with random --phase/--context/--batch/--dtype/--chips/--chip/--layer/--seed/--timing-only/--json values, in and out of range',
+  ciRuns: 16,
+  arbitrary: () => fc.record({
+    cmd: fc.nat({ max: 3 }),
+    model: fc.nat({ max: 5 }),
+    flags: fc.array(fc.record({ flag: fc.nat({ max: 10 }), value: fc.nat({ max: 9 }) }), { maxLength: 4 }),
+  }),
+  check: async (inp) => {
+    const fx = cliFixture();
+    const broken = join(fx.dir, 'broken-model.json');
+    writeFileSync(broken, readFileSync(join(ROOT, 'programs/models/tiny.json'), 'utf8').replace('"num_key_value_heads": 2', '"num_key_value_heads": 3'));
+    const models = ['programs/models/tiny.json', 'programs/models/tiny.json', 'programs/models/tiny.json', broken, join(fx.dir, 'dir'), join(fx.dir, 'missing.json')];
+    const values: Record<number, string[]> = {
+      0: ['--phase', 'decode', 'prefill', 'sideways', ''],
+      1: ['--context', '1', '3', '9', '0', '-2', '257', '1e3', 'x'],
+      2: ['--batch', '1', '2', '0', '5000', 'two'],
+      3: ['--dtype', 'int8', 'int8', 'fp16', 'int4', ''],
+      4: ['--chips', '1', '2', '3', '0', '4096'],
+      5: ['--chip', 'tsp-v1', 'tiny', 'nope', join(fx.dir, 'bad.json')],
+      6: ['--layer', '0', '1', '99999'],
+      7: ['--seed', '0', '7', '-1'],
+      8: ['--timing-only'],
+      9: ['--json'],
+      10: ['--bogus', 'x'],
+    };
+    const argv = [inp.cmd === 3 ? 'compile' : 'run', models[inp.model]!];
+    for (const f of inp.flags) {
+      const v = values[f.flag]!;
+      argv.push(v[0]!);
+      if (v.length > 1) argv.push(v[1 + (f.value % (v.length - 1))]!);
+    }
+    if (inp.cmd === 3) argv.push('-o', join(fx.dir, 'model-out', 'layer.sfa'));
+    mkdirSync(join(fx.dir, 'model-out'), { recursive: true });
+    let out = '';
+    let err = '';
+    const t0 = performance.now();
+    const code = await cliMain(argv, { out: (x) => (out += `${x}\n`), err: (x) => (err += `${x}\n`) });
+    const dt = performance.now() - t0;
+    if (dt > 60000) fail(`sramflow ${argv.join(' ')} took ${Math.round(dt)} ms`);
+    checkCliResult(code, out, err, `main(${JSON.stringify(argv)})`);
+    return code === 0 ? 'accepted' : 'rejected';
+  },
+  show: (inp) => JSON.stringify(inp),
+};
+
+export const TARGETS: Target<any>[] = [asmText, coreRun, container, chipPreset, systemPreset, systemRun, gpuPreset, modelConfig, safetensors, cli, modelCli];
 
 export function targetByName(name: string): Target<any> | undefined {
   return TARGETS.find((t) => t.name === name);
