@@ -19,7 +19,7 @@ export function linkSlice(ctx: LayerCtx, link: number): string {
 }
 
 /** out[r] = combine over chips of t[r], for rows 0..rows-1; returns when out is in SRAM. */
-export function allReduceRows(ctx: LayerCtx, t: ChipTensor, rows: number, op: 'ADD.int32' | 'MAX.fp32', out: ChipTensor, start: number, what: string): number {
+export function allReduceRows(ctx: LayerCtx, t: ChipTensor, rows: number, op: 'ADD.int32' | 'ADD.fp32' | 'MAX.fp32', out: ChipTensor, start: number, what: string): number {
   const { sch, chip } = ctx;
   const N = ctx.share.ranks;
   const d = chip.delays;

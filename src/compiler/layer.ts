@@ -17,7 +17,7 @@ import { lowerAccReduce, lowerDequant, lowerMatmul } from './linear.js';
 import { encodeF32 } from './rows.js';
 import { Schedule } from './schedule.js';
 import { FitError, Sram } from './sram.js';
-import { lowerActivation, lowerBinary, lowerQuantizeInt8, lowerRmsNorm } from './vector-ops.js';
+import { lowerActivation, lowerBinary, lowerQuantizeFloat, lowerQuantizeInt8, lowerRmsNorm } from './vector-ops.js';
 import { WeightStore } from './weight-store.js';
 import { ATTENTION } from './registry.js';
 import './attention.js'; // registers the attention lowerings and read-back decoders
@@ -100,6 +100,7 @@ function lowering(op: GraphOp): Lowering[] {
       return [lowerRmsNorm];
     case 'quantize':
       if (a.to === 'int8') return [lowerQuantizeInt8];
+      if (!ATTENTION.has(op.name)) return [lowerQuantizeFloat];
       break;
     case 'linear':
       return [lowerMatmul, lowerAccReduce, lowerDequant];
@@ -130,14 +131,15 @@ export function shareFor(config: ModelConfig, ranks: number, rank = 0): Share {
 function chipRoofline(chip: ChipConfig, graph: LayerGraph, ranks: number): Roofline {
   const S = chip.streamsPerDirection;
   const streamBytes = 2 * S * chip.lanes;
-  const macsPerCycle = 2 * chip.mxmPlanesPerHemisphere * chip.lanes * chip.lanes;
+  // a float weight set is lanes/2 rows and its MM issues in 2 cycles: a quarter of the int8 rate
+  const macsPerCycle = (2 * chip.mxmPlanesPerHemisphere * chip.lanes * chip.lanes) / (graph.shape.precision.linear === 'int8' ? 1 : 4);
   const weightCycles = Math.ceil(graph.totals.weightBytes / ranks / streamBytes);
   const macCycles = Math.ceil(graph.totals.macs / ranks / macsPerCycle);
   const c2cCycles = c2cFloor(chip, graph, ranks);
   const c2c = c2cCycles ? ` + ${c2cCycles} cycles of C2C (tensor-parallel exchanges)` : '';
   return weightCycles >= macCycles
     ? { cycles: weightCycles + c2cCycles, weightCycles, macCycles, c2cCycles, bound: `weight bytes / stream bandwidth into the MXMs (${streamBytes} B/cycle)${c2c}` }
-    : { cycles: macCycles + c2cCycles, weightCycles, macCycles, c2cCycles, bound: `MACs / MXM peak (${macsPerCycle} int8 MAC/cycle)${c2c}` };
+    : { cycles: macCycles + c2cCycles, weightCycles, macCycles, c2cCycles, bound: `MACs / MXM peak (${macsPerCycle} ${graph.shape.precision.linear} MAC/cycle)${c2c}` };
 }
 
 /**

@@ -15,7 +15,9 @@
 import { SfError } from '../util/errors.js';
 import type { GraphOp } from '../models/graph.js';
 import { act, headsPer, newAct, type Act, type LayerCtx } from './context.js';
-import { chain, encodeF32, readRow, storeRow } from './rows.js';
+import { chain, encodeF32, readRow, readTwo, storeRow } from './rows.js';
+import { encodeElements } from '../util/numerics.js';
+import type { DtypeName } from '../isa/dtypes.js';
 import { ScheduleConflict } from './schedule.js';
 import { allReduceRows } from './allreduce.js';
 
@@ -59,21 +61,32 @@ export function linearOutPer(ctx: LayerCtx, op: GraphOp): number {
 /** The int8 matrix product into int32 sums: returns the accumulator tensor (graph name "<op>.acc"). */
 export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
   const a = op.attrs as LinearAttrs;
-  if (op.dtype !== 'int8') throw new SfError(`--dtype ${ctx.graph.shape.dtype}: the layer compiler lowers int8 projections only (op ${op.name})`);
   const { sch, chip, weightStore: ws } = ctx;
+  const fp = op.dtype !== 'int8';
+  if (op.dtype === 'fp32' || !chip.mxmDtypes.includes(op.dtype)) {
+    throw new SfError(`--dtype ${ctx.graph.shape.dtype}: chip ${chip.name} has no ${op.dtype} MXM (it has ${chip.mxmDtypes.join(', ')})`);
+  }
   const L = chip.lanes;
   const ports = chip.memPorts;
   const dRead = chip.delays.memRead;
   const { R, F } = ws;
-  const I = Math.ceil(L / R);
+  // an int8 weight row is one stream, a fp16/bf16 row two (its byte planes); a plane holds lanes
+  // int8 rows or lanes/2 float rows, and a float MM issues in two cycles
+  const eb = fp ? 2 : 1;
+  const KR = fp ? L / 2 : L;
+  const rowsPerIW = R / eb;
+  const I = Math.ceil(KR / rowsPerIW);
+  const mmIssue = fp ? 2 : 1;
+  const mmDt = op.dtype;
   const x = act(ctx, op.inputs[0]!.name);
   const sh = linearShare(ctx, op);
   if (x.cols !== sh.inCols) throw new Error(`internal: ${op.name} input has ${x.cols} features on this chip, expected ${sh.inCols}`);
+  if (x.per > KR) throw new Error(`internal: ${op.name} input tiles of ${x.per} features exceed the ${KR} rows of a ${op.dtype} weight set`);
   const perOut = linearOutPer(ctx, op);
   const M = a.rows;
   const kt = x.tiles;
   const nt = Math.ceil(sh.outCols / perOut);
-  const acc = newAct(ctx, `${op.name}.acc`, 'int32', M, sh.outCols, perOut, sh.outFirst);
+  const acc = newAct(ctx, `${op.name}.acc`, fp ? 'fp32' : 'int32', M, sh.outCols, perOut, sh.outFirst);
   ctx.units.add('MEM').add('MXM');
 
   // N-tiles to planes, and each plane's K-tiles to its groups: per feeding slice, one tensor of
@@ -118,16 +131,21 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
             const buf = datas[f][r];
             for (let i = 0; i < I; i++) {
               for (let jj = 0; jj < wd; jj++) {
-                const kr = i * R + f * ports + jj; // weight row within the K-tile
+                const stream = f * ports + jj;
+                const kr = i * rowsPerIW + Math.floor(stream / eb); // weight row within the K-tile
                 if (kr >= x.per) continue;
                 const kLocal = kk * x.per + kr;
                 if (kLocal >= rs.inCols) continue;
                 const k = rs.inFirst + kLocal;
                 const rowOff = ((j * I + i) * wd + jj) * L;
-                for (let c = 0; c < perOut; c++) {
-                  const nLocal = nn * perOut + c;
-                  if (nLocal >= rs.outCols) break;
-                  buf[rowOff + c] = W[(rs.outFirst + nLocal) * inF + k]!;
+                const cols = Math.min(perOut, rs.outCols - nn * perOut);
+                if (!fp) {
+                  for (let c = 0; c < cols; c++) buf[rowOff + c] = W[(rs.outFirst + nn * perOut + c) * inF + k]!;
+                } else {
+                  // byte plane (stream % 2) of each element
+                  const vals = Array.from({ length: cols }, (_, c) => W[(rs.outFirst + nn * perOut + c) * inF + k]!);
+                  const bytes = encodeElements(op.dtype as DtypeName, vals);
+                  for (let c = 0; c < cols; c++) buf[rowOff + c] = (bytes[2 * c + (stream % 2)]! << 24) >> 24;
                 }
               }
             }
@@ -164,18 +182,21 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
       sch.issue(slice, readAt(0), `READ ${w.tensor(f)}[${w.row * width}], ${sch.plan.streamName(pl.base + f * ports)}, ${width}`, f === 0 ? note : undefined);
       sch.repeat(slice, I - 1, 1);
     }
-    sch.issue(pl.queue, c0, `IW.int8 0, ${sch.plan.streamName(pl.base)}, ${R}`);
+    sch.issue(pl.queue, c0, `IW.${mmDt} 0, ${sch.plan.streamName(pl.base)}, ${rowsPerIW}`);
     sch.repeat(pl.queue, I - 1, 1);
   };
   // x's K-tile of token m on the plane's first stream on cycle mm
   const feedX = (pl: (typeof planes)[number], m: number, kk: number, mm: number) => {
-    const xs = x.t.slices[0];
-    const xAt = mm - dRead - sch.travel(sch.position(xs), pl.pos);
-    if (xAt < 0) throw new ScheduleConflict('x read before cycle 0');
-    sch.checkReady(`${x.t.name}[${m * x.tiles + kk}]`, xAt, `${op.name} x`);
-    sch.claimPorts(xs, xAt, 1, `${op.name} x`);
-    sch.claimFlight(pl.base, 1, sch.position(xs), xAt + dRead, pl.pos, `${op.name} x`);
-    sch.issue(xs, xAt, `READ ${x.t.name}[${m * x.tiles + kk}], ${sch.plan.streamName(pl.base)}`);
+    // each slice of x puts its byte planes on the plane's first streams
+    const pps = x.t.slices.length === 1 ? eb : 1;
+    x.t.slices.forEach((xs, j) => {
+      const xAt = mm - dRead - sch.travel(sch.position(xs), pl.pos);
+      if (xAt < 0) throw new ScheduleConflict('x read before cycle 0');
+      sch.checkReady(`${x.t.name}[${m * x.tiles + kk}]`, xAt, `${op.name} x`);
+      sch.claimPorts(xs, xAt, pps, `${op.name} x`);
+      sch.claimFlight(pl.base + j * pps, pps, sch.position(xs), xAt + dRead, pl.pos, `${op.name} x`);
+      sch.issue(xs, xAt, `READ ${x.t.name}[${m * x.tiles + kk}], ${sch.plan.streamName(pl.base + j * pps)}`);
+    });
   };
   if (M > 1) {
     // several token rows: each installed K-tile serves every row (weight-stationary); a plane
@@ -195,7 +216,7 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
           c = sch.attempt(c, (c0) => {
             install(pl, w, c0, `${op.name} n-tile ${nn} k-tile ${kk}, ${M} rows`);
             for (let m = 0; m < M; m++) {
-              const mm = c0 + I + m;
+              const mm = c0 + I + m * mmIssue;
               feedX(pl, m, kk, mm);
               const emit = mm + chip.delays.mxm;
               let dst: number;
@@ -211,13 +232,13 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
                 const rb = readRow(sch, prev, m, at, ctx.vxm, `${op.name} running sum`);
                 const lastK = kk === kt - 1;
                 const st = storeRow(sch, lastK ? acc.t : run, lastK ? m * nt + nn : m, ctx.vxm, at + chip.delays.vxmAlu, `${op.name} sum`);
-                sch.issue(aluName, at, `ADD.int32 ${sch.plan.streamName(st.base)}, ${sch.plan.streamName(rb)}, ${sch.plan.streamName(dst)}`);
+                sch.issue(aluName, at, `ADD.${fp ? 'fp32' : 'int32'} ${sch.plan.streamName(st.base)}, ${sch.plan.streamName(rb)}, ${sch.plan.streamName(dst)}`);
                 if (lastK) end = Math.max(end, st.ready);
               }
-              sch.issue(pl.queue, mm, `MM.int8 ${sch.plan.streamName(pl.base)}, ${sch.plan.streamName(dst)}`);
+              sch.issue(pl.queue, mm, `MM.${mmDt} ${sch.plan.streamName(pl.base)}, ${sch.plan.streamName(dst)}`);
             }
           }, `${op.name} ${pl.queue} k-tile`);
-          c += I + M;
+          c += I + M * mmIssue;
         }
       }
     });
@@ -241,9 +262,9 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
             dst = sch.plan.streamName(st.base);
             end = Math.max(end, st.ready);
           }
-          sch.issue(pl.queue, mm, `MM.int8 ${sch.plan.streamName(pl.base)}, ${dst}${kk > 0 ? ', acc' : ''}`, lastK ? `${op.name} y tile ${nn}` : undefined);
+          sch.issue(pl.queue, mm, `MM.${mmDt} ${sch.plan.streamName(pl.base)}, ${dst}${kk > 0 ? ', acc' : ''}`, lastK ? `${op.name} y tile ${nn}` : undefined);
         }, `${op.name} ${pl.queue} k-tile`);
-        c += I + 1;
+        c += I + mmIssue;
       }
     }
   });
@@ -259,8 +280,9 @@ function linearShareFor(ctx: LayerCtx, op: GraphOp, rank: number) {
 export function lowerAccReduce(ctx: LayerCtx, op: GraphOp, start: number): number {
   if (!linearShare(ctx, op).rowSplit) return start;
   const acc = act(ctx, `${op.name}.acc`);
-  const sum = ctx.sram.alloc(`${op.name}_sum`, 'int32', acc.t.rows);
-  const end = allReduceRows(ctx, acc.t, acc.t.rows, 'ADD.int32', sum, start, `${op.name} all-reduce`);
+  const fp = acc.t.dtype === 'fp32';
+  const sum = ctx.sram.alloc(`${op.name}_sum`, acc.t.dtype, acc.t.rows);
+  const end = allReduceRows(ctx, acc.t, acc.t.rows, fp ? 'ADD.fp32' : 'ADD.int32', sum, start, `${op.name} all-reduce`);
   ctx.acts.set(`${op.name}.acc`, { ...acc, t: sum });
   return end;
 }
@@ -272,6 +294,7 @@ export function lowerDequant(ctx: LayerCtx, op: GraphOp, start: number): number 
   const L = chip.lanes;
   const d = chip.delays;
   const acc = act(ctx, `${op.name}.acc`);
+  if (acc.t.dtype === 'fp32') return floatEpilogue(ctx, op, acc, start);
   const xs = act(ctx, a.inputScale!).t;
   const sh = linearShare(ctx, op);
   const M = a.rows;
@@ -322,6 +345,38 @@ export function lowerDequant(ctx: LayerCtx, op: GraphOp, start: number): number 
         }
       }, `${op.name} dequantise`) + 1;
     }
+  }
+  return end;
+}
+
+/** Float projections: the fp32 sums are y; a bias is added at the VXM. */
+function floatEpilogue(ctx: LayerCtx, op: GraphOp, acc: Act, start: number): number {
+  const a = op.attrs as LinearAttrs;
+  const { sch, chip } = ctx;
+  const out = op.outputs[0]!.name;
+  if (!a.bias) {
+    ctx.acts.set(out, acc);
+    return start;
+  }
+  const sh = linearShare(ctx, op);
+  const bias = ctx.sram.alloc(`${op.name}_bias`, 'fp32', acc.tiles, {
+    data: Array.from({ length: ctx.share.ranks }, (_, r) => {
+      const rs = linearShareFor(ctx, op, r);
+      const src = ctx.weights[a.bias!]!;
+      return encodeF32(Array.from({ length: rs.outCols }, (_, i) => src[rs.outFirst + i]!), 1, rs.outCols, chip.lanes, acc.per);
+    }),
+  });
+  const y = newAct(ctx, out, 'fp32', acc.tokens, sh.outCols, acc.per, sh.outFirst);
+  ctx.units.add('VXM');
+  let c = start;
+  let end = start;
+  for (let r = 0; r < acc.tokens * acc.tiles; r++) {
+    c = sch.attempt(c, (cy) => {
+      const [ab, bb] = readTwo(sch, acc.t, r, bias, r % acc.tiles, cy, ctx.vxm, `VXM.${(2 + (r % 2)) % chip.vxmAlus}`, `${op.name} sum, bias`);
+      const st = storeRow(sch, y.t, r, ctx.vxm, cy + chip.delays.vxmAlu, `${op.name} y`);
+      sch.issue(`VXM.${r % 2}`, cy, `ADD.fp32 ${sch.plan.streamName(st.base)}, ${sch.plan.streamName(ab)}, ${sch.plan.streamName(bb)}`);
+      end = Math.max(end, st.ready);
+    }, `${op.name} bias`) + 1;
   }
   return end;
 }

@@ -234,3 +234,49 @@ export function lowerActivation(ctx: LayerCtx, op: GraphOp, start: number): numb
   }
   return end;
 }
+
+/**
+ * A float cast for a float projection's input (fp32 -> fp16/bf16, round to nearest even by CVT).
+ * A float weight set holds lanes/2 rows, so the operand is re-tiled to `per` features a vector:
+ * the largest divisor of the input's tile that fits lanes/2 (and keeps whole heads together);
+ * a piece that starts at lane o of its input vector is moved down by SHIFT at SXM.E first.
+ * Lanes past `per` keep what the shift left there: the weight rows facing them are zero.
+ */
+export function lowerQuantizeFloat(ctx: LayerCtx, op: GraphOp, start: number): number {
+  const a = op.attrs as Extract<GraphOp['attrs'], { kind: 'quantize' }>;
+  if (a.to === 'int8' || a.to === 'fp32') throw new Error(`internal: ${op.name} is not a float cast`);
+  const { sch, chip } = ctx;
+  const d = chip.delays;
+  const x = act(ctx, op.inputs[0]!.name);
+  const unit = x.per === chip.lanes ? 1 : ctx.graph.config.headDim;
+  let per = Math.floor(chip.lanes / 2 / unit) * unit;
+  while (per > unit && x.per % per !== 0) per -= unit;
+  if (x.per % per !== 0) throw new SfError(`${op.name}: cannot re-tile ${x.per} features a vector into pieces of ${unit}`);
+  const k = x.per / per;
+  const y = newAct(ctx, op.outputs[0]!.name, a.to, x.tokens, x.cols, per, x.first);
+  const sxm = sch.position('SXM.E');
+  ctx.units.add('VXM').add('SXM');
+  let c = start;
+  let end = start;
+  for (let m = 0; m < x.tokens; m++) {
+    for (let j = 0; j < y.tiles; j++) {
+      const src = m * x.tiles + Math.floor(j / k);
+      const off = (j % k) * per;
+      c = sch.attempt(c, (cy) => {
+        let v: number;
+        if (off === 0) v = readRow(sch, x.t, src, cy, ctx.vxm, `${op.name} x`);
+        else {
+          // x passes the VXM on its way east to SXM.E, is shifted there and comes back
+          const at = cy - sch.travel(ctx.vxm, sxm) - d.sxm;
+          const xb = readRow(sch, x.t, src, at, sxm, `${op.name} x to the SXM`);
+          v = sch.pickStreams(false, 4, [{ offset: 0, width: 4, from: sxm, cycle: at + d.sxm, to: ctx.vxm }], `${op.name} shifted`);
+          sch.issue('SXM.E', at, `SHIFT.fp32 ${sn(ctx, v)}, ${sn(ctx, xb)}, ${-off}`);
+        }
+        const st = storeRow(sch, y.t, m * y.tiles + j, ctx.vxm, cy + d.vxmLarge, `${op.name} y`);
+        sch.issue(alu(ctx, 6 + (j % 2)), cy, `CVT.${a.to} ${sn(ctx, st.base)}, ${sn(ctx, v)}, fp32`);
+        end = Math.max(end, st.ready);
+      }, `${op.name} cast`) + 1;
+    }
+  }
+  return end;
+}
