@@ -156,6 +156,16 @@ describe('sramSystem on the tiny model', () => {
     expect(c.sram.ttftSeconds).toBeNull();
   }, 60_000);
 
+  it('the head compiles in the layer format and verifies against the reference (int8, fp16; 1 and 2 chips)', async () => {
+    for (const [dtype, chips] of [['int8', 1], ['fp16', 1], ['int8', 2]] as const) {
+      const h = compileHead(tiny, { chip: tsp, dtype, chips, batch: 2 });
+      const r = await runCompiledLayer(h, wasm);
+      expect(r.verified, `${dtype} on ${chips}`).toBe(true);
+      expect(r.checks.map((c) => c.op)).toEqual(['final_norm', 'head_quant', 'lm_head']);
+      expect(r.cycles).toBe(h.predictedCycles);
+    }
+  }, 60_000);
+
   it('a shape the compiler cannot take is an error naming it, never a number', async () => {
     const tinyChip = loadChipPreset('tiny');
     const big = loadModelConfig('llama-3-8b');
@@ -220,13 +230,16 @@ describe('sramflow compare (command line)', () => {
     }
   }, 60_000);
 
-  it('--json gives the comparison as one object', () => {
-    const r = sramflow('compare', 'tiny', '--context', '16', '--gpus', 'a100-80gb', '--wafer', 'none', '--json');
+  it('--json gives the comparison as one object; --gpus takes preset files', () => {
+    const mine = join(tmp, 'my-gpu.json');
+    const preset = JSON.parse(readFileSync(join(root, 'presets/gpus/h100-sxm.json'), 'utf8'));
+    writeFileSync(mine, JSON.stringify({ ...preset, name: 'my-gpu', hbmGBps: 6000 }));
+    const r = sramflow('compare', 'tiny', '--context', '16', '--gpus', `a100-80gb,${mine}`, '--wafer', 'none', '--json');
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
     expect(j.model).toBe('tiny');
     expect(j.sram.decode.cycles).toBeGreaterThan(0);
-    expect(j.gpus.map((g: { gpu: string }) => g.gpu)).toEqual(['a100-80gb']);
+    expect(j.gpus.map((g: { gpu: string }) => g.gpu)).toEqual(['a100-80gb', 'my-gpu']);
     expect(j.wafer).toBeNull();
   }, 60_000);
 
@@ -246,6 +259,13 @@ describe('sramflow compare (command line)', () => {
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/refusing to overwrite an input file/);
     expect(readFileSync(model, 'utf8')).toBe(before);
+    // a shipped preset named by its name is an input too
+    const shippedGpu = join(root, 'presets/gpus/h200.json');
+    const gpuBefore = readFileSync(shippedGpu, 'utf8');
+    const bad2 = sramflow('compare', 'tiny', '--gpus', 'h200', '--sweep', 'batch=1', '--svg', 'presets/gpus/h200.json');
+    expect(bad2.code).toBe(2);
+    expect(bad2.err).toMatch(/presets\/gpus\/h200\.json: refusing to overwrite an input file/);
+    expect(readFileSync(shippedGpu, 'utf8')).toBe(gpuBefore);
   }, 60_000);
 
   it('bad inputs are one-line errors (exit 2)', () => {
@@ -262,7 +282,8 @@ describe('sramflow compare (command line)', () => {
       [['compare', 'tiny', '--gpus', 'h200,'], /--gpus: an empty name/],
       [['compare', 'tiny', '--context', '100000'], /exceeds tiny's max_position_embeddings/],
       [['compare', 'tiny', '--phase', 'train'], /--phase must be one of decode, prefill/],
-      [['compare', 'tiny', '--dtype', 'fp16'], /lowers int8 layers only/],
+      [['compare', 'tiny', '--dtype', 'bf16'], /cannot compile tiny's decode layer.*no bf16 MXM/],
+      [['compare', 'tiny', '--dtype', 'int4'], /--dtype must be one of/],
       [['compare', 'tiny', '--chip-power', '-5'], /--chip-power/],
       [['compare', 'tiny', '--chips', '3'], /tensor parallelism 3 must divide|3 chips cannot share a layer/],
       [['compare', 'tiny', '--csv', join(tmp, 'x.csv')], /--csv and --svg write a sweep/],

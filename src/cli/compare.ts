@@ -2,6 +2,7 @@
 // GPU model) and a wafer (analytical), at one point or along a sweep. See docs/compare.md.
 import { existsSync, realpathSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { SfError } from '../util/errors.js';
 import { parseArgs } from './args.js';
@@ -35,14 +36,18 @@ const FLAGS = {
   threads: { type: 'int', min: 1, max: 256 },
 } as const;
 
-export const COMPARE_USAGE = 'usage: sramflow compare <model.json> [--phase decode|prefill] [--batch N] [--context N] [--prompt N] [--gpus h100-sxm,h200,...|all|FILE] [--gpu-dtype int8|fp8|bf16|fp16|int8-wo] [--chip P] [--chip-power W] [--chips N] [--dtype int8] [--wafer cs-3|FILE|none] [--sweep batch=1,2,4|context=...|chips=...] [--json] [--csv FILE] [--svg FILE] [--threads N]';
+export const COMPARE_USAGE = 'usage: sramflow compare <model.json> [--phase decode|prefill] [--batch N] [--context N] [--prompt N] [--gpus h100-sxm,h200,...|all|FILE] [--gpu-dtype int8|fp8|bf16|fp16|int8-wo] [--chip P] [--chip-power W] [--chips N] [--dtype int8|fp16] [--wafer cs-3|FILE|none] [--sweep batch=1,2,4|context=...|chips=...] [--json] [--csv FILE] [--svg FILE] [--threads N]';
+
+/** An output must not be one of the files read (checked before any work, and again on writing). */
+function checkNotInput(path: string, inputs: string[]): void {
+  if (!existsSync(path)) return;
+  const real = realpathSync(path);
+  for (const i of inputs) if (existsSync(i) && realpathSync(i) === real) throw new SfError('refusing to overwrite an input file', path);
+}
 
 /** Writes `data` to `path` only once complete (a temporary file renamed into place), never over an input. */
 function writeOutput(path: string, data: string, inputs: string[]): void {
-  if (existsSync(path)) {
-    const real = realpathSync(path);
-    for (const i of inputs) if (existsSync(i) && realpathSync(i) === real) throw new SfError('refusing to overwrite an input file', path);
-  }
+  checkNotInput(path, inputs);
   const tmp = `${resolve(path)}.tmp-${process.pid}`;
   try {
     writeFileSync(tmp, data);
@@ -64,8 +69,9 @@ export async function cmdCompare(argv: string[], io: { out: (s: string) => void;
   const modelPath = positional[0]!;
   const phase = oneOf('phase', (flags.phase as string | undefined) ?? 'decode', ['decode', 'prefill'] as const);
   const dtype = oneOf('dtype', (flags.dtype as string | undefined) ?? 'int8', MODEL_DTYPES) as ModelDtype;
-  if (dtype !== 'int8') throw new SfError(`--dtype ${dtype}: the layer compiler lowers int8 layers only`);
-  const gpuDtype = oneOf('gpu-dtype', (flags['gpu-dtype'] as string | undefined) ?? 'int8', GPU_DTYPES) as GpuDtype;
+  // the GPUs run the SRAM side's format unless told otherwise (fp32 inference: bf16)
+  const sameAsSram = (GPU_DTYPES as readonly string[]).includes(dtype) ? dtype : 'bf16';
+  const gpuDtype = oneOf('gpu-dtype', (flags['gpu-dtype'] as string | undefined) ?? sameAsSram, GPU_DTYPES) as GpuDtype;
   let chipPower: number | undefined;
   if (flags['chip-power'] !== undefined) {
     const v = flags['chip-power'] as string;
@@ -85,16 +91,26 @@ export async function cmdCompare(argv: string[], io: { out: (s: string) => void;
   const prompt = (flags.prompt as number | undefined) ?? (phase === 'prefill' ? Math.min(128, config.maxPositionEmbeddings) : null);
   const sweep = flags.sweep !== undefined ? parseSweep(flags.sweep as string) : null;
   if (!sweep && (flags.csv !== undefined || flags.svg !== undefined)) throw new SfError('--csv and --svg write a sweep: give --sweep AXIS=V1,V2,...');
-  const inputs = [modelPath, ...gpuNames, ...(flags.chip ? [flags.chip as string] : []), waferSpec].filter((p) => existsSync(p));
+  // every file read, shipped ones by their real path, so that no output lands on one
+  const shipped = (dir: string, n: string) => (existsSync(n) ? n : fileURLToPath(new URL(`../../${dir}/${n}.json`, import.meta.url)));
+  const inputs = [
+    shipped('programs/models', modelPath),
+    ...gpuNames.map((n) => shipped('presets/gpus', n)),
+    shipped('presets/chips', (flags.chip as string | undefined) ?? DEFAULT_CHIP),
+    ...(waferSpec === 'none' ? [] : [shipped('presets/wafers', waferSpec)]),
+  ].filter((p) => existsSync(p));
+  for (const f of ['csv', 'svg'] as const) if (flags[f] !== undefined) checkNotInput(flags[f] as string, inputs);
 
   const tty = !flags.json && process.stderr.isTTY === true;
   let last = 0;
   const progress = tty
     ? (p: SramProgress) => {
         const now = Date.now();
-        if (now - last < 100 && p.cycle < p.of) return;
+        if (p.stage === 'emulating' && now - last < 100 && p.cycle < p.of) return;
         last = now;
-        process.stderr.write(`\r\x1b[Kemulating ${p.what}: cycle ${p.cycle.toLocaleString('en-US')} of ${p.of.toLocaleString('en-US')}`);
+        process.stderr.write(p.stage === 'compiling'
+          ? `\r\x1b[Kcompiling ${p.what}`
+          : `\r\x1b[Kemulating ${p.what}: cycle ${p.cycle.toLocaleString('en-US')} of ${p.of.toLocaleString('en-US')}`);
       }
     : undefined;
   const base: CompareOptions = {

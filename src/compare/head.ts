@@ -16,12 +16,12 @@ import type { ChipConfig } from '../chip/config.js';
 import { mulberry32 } from '../asm/fill.js';
 import type { ModelConfig } from '../models/config.js';
 import { resolveShape, type GraphOp, type LayerGraph, type TensorSpec, type WeightSpec } from '../models/graph.js';
-import { DTYPE_BYTES, quantizeRowsInt8, roundFloat, type ModelDtype } from '../models/quant.js';
+import { DTYPE_BYTES, quantizeRowsInt8, roundFloat, type FloatDtype, type ModelDtype } from '../models/quant.js';
 import { streamSeed, type LayerInputs, type StoredWeights } from '../models/weights.js';
 import type { CompiledLayer, OpTiming, Roofline, SymbolEntry } from '../compiler/layer.js';
 import type { LayerCtx, Lowering } from '../compiler/context.js';
 import { lowerAccReduce, lowerDequant, lowerMatmul } from '../compiler/linear.js';
-import { lowerQuantizeInt8, lowerRmsNorm } from '../compiler/vector-ops.js';
+import { lowerQuantizeFloat, lowerQuantizeInt8, lowerRmsNorm } from '../compiler/vector-ops.js';
 import { encodeF32 } from '../compiler/rows.js';
 import { Schedule } from '../compiler/schedule.js';
 import { Sram } from '../compiler/sram.js';
@@ -46,14 +46,19 @@ export interface CompiledHead extends CompiledLayer {
   ranks: number;
 }
 
-/** The three ops of the head on `batch` rows (the last token of each sequence). */
+/**
+ * The three ops of the head on `batch` rows (the last token of each sequence), in the layer's
+ * precision: int8 (codes with a scale per row, and per vocabulary row for the weights) or a float
+ * format (a cast, float weights), as buildLayerGraph quantises a projection's input.
+ */
 export function headGraph(config: ModelConfig, batch: number, dtype: ModelDtype): LayerGraph {
-  if (dtype !== 'int8') throw new SfError(`--dtype ${dtype}: the LM head is compiled for int8 only`);
   const shape = resolveShape(config, { phase: 'decode', batch, tokens: 1, past: 0, dtype });
   const M = shape.rows;
   const H = config.hiddenSize;
   const V = config.vocabSize;
-  const side = shape.precision.side;
+  const prec = shape.precision;
+  const int8 = prec.linear === 'int8';
+  const quantised = prec.linear !== 'fp32';
   const tensors: Record<string, TensorSpec> = {};
   const tensor = (name: string, sh: number[], dt: ModelDtype, kind: TensorSpec['kind'], description: string) => {
     const elements = sh.reduce((a, b) => a * b, 1);
@@ -64,44 +69,50 @@ export function headGraph(config: ModelConfig, batch: number, dtype: ModelDtype)
     return { name, hfName, shape: sh, dtype: dt, kind, elements, bytes: elements * DTYPE_BYTES[dt] };
   };
   const weights: Record<string, WeightSpec> = {
-    'final_norm.weight': weight('final_norm.weight', [H], side, 'gain', 'model.norm.weight'),
-    'lm_head.weight': weight('lm_head.weight', [V, H], 'int8', 'matrix', config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'),
-    'lm_head.scale': weight('lm_head.scale', [V], 'fp32', 'scale', null),
+    'final_norm.weight': weight('final_norm.weight', [H], prec.side, 'gain', 'model.norm.weight'),
+    'lm_head.weight': weight('lm_head.weight', [V, H], prec.linear, 'matrix', config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'),
   };
+  if (int8) weights['lm_head.scale'] = weight('lm_head.scale', [V], 'fp32', 'scale', null);
   tensor('x', [M, H], 'fp32', 'input', 'the last layer output of the last token of each sequence');
   // what the reference evaluator sets up for any graph (unused by the head's ops)
   const D = config.headDim;
   tensor('rope_cos', [1, D / 2], 'fp32', 'constant', 'unused by the head');
   tensor('rope_sin', [1, D / 2], 'fp32', 'constant', 'unused by the head');
-  tensor('k_cache', [batch, config.numKeyValueHeads, shape.seq, D], shape.precision.attention, 'state', 'unused by the head');
-  tensor('v_cache', [batch, config.numKeyValueHeads, shape.seq, D], shape.precision.attention, 'state', 'unused by the head');
+  tensor('k_cache', [batch, config.numKeyValueHeads, shape.seq, D], prec.attention, 'state', 'unused by the head');
+  tensor('v_cache', [batch, config.numKeyValueHeads, shape.seq, D], prec.attention, 'state', 'unused by the head');
   tensor('xn', [M, H], 'fp32', 'activation', 'RMSNorm(x) * final_norm.weight');
-  tensor('xn_q', [M, H], 'int8', 'activation', 'xn as int8 codes, one scale per row');
-  tensor('xn_q.scale', [M], 'fp32', 'activation', 'per-row int8 scale of xn');
-  tensor('logits', [M, V], 'fp32', 'output', 'xn_q x lm_head.weight^T');
+  const operand = quantised ? 'xn_q' : 'xn';
+  if (quantised) tensor('xn_q', [M, H], prec.linear, 'activation', int8 ? 'xn as int8 codes, one scale per row' : `xn rounded to ${prec.linear}`);
+  if (int8) tensor('xn_q.scale', [M], 'fp32', 'activation', 'per-row int8 scale of xn');
+  tensor('logits', [M, V], 'fp32', 'output', `${operand} x lm_head.weight^T`);
   const ref = (n: string) => {
     const t = tensors[n] ?? weights[n]!;
     return { name: n, shape: t.shape, dtype: t.dtype };
   };
+  const headWeights = Object.keys(weights).filter((n) => n.startsWith('lm_head.'));
   const ops: GraphOp[] = [
     {
       name: 'final_norm', kind: 'rmsnorm', inputs: [ref('x')], outputs: [ref('xn')], weights: [ref('final_norm.weight')], dtype: 'fp32',
       weightBytes: weights['final_norm.weight']!.bytes, activationBytesRead: tensors.x!.bytes, activationBytesWritten: tensors.xn!.bytes,
       macs: 0, flops: 4 * M * H + 3 * M, attrs: { kind: 'rmsnorm', rows: M, dim: H, eps: config.rmsNormEps, weight: 'final_norm.weight' },
     },
-    {
-      name: 'head_quant', kind: 'quantize', inputs: [ref('xn')], outputs: [ref('xn_q'), ref('xn_q.scale')], weights: [], dtype: 'fp32',
-      weightBytes: 0, activationBytesRead: tensors.xn!.bytes, activationBytesWritten: tensors.xn_q!.bytes + tensors['xn_q.scale']!.bytes,
-      macs: 0, flops: 5 * M * H + M, attrs: { kind: 'quantize', rows: M, cols: H, to: 'int8', scale: 'xn_q.scale' },
-    },
-    {
-      name: 'lm_head', kind: 'linear', inputs: [ref('xn_q'), ref('xn_q.scale')], outputs: [ref('logits')], weights: [ref('lm_head.weight'), ref('lm_head.scale')], dtype: 'int8',
-      weightBytes: weights['lm_head.weight']!.bytes + weights['lm_head.scale']!.bytes,
-      activationBytesRead: tensors.xn_q!.bytes + tensors['xn_q.scale']!.bytes, activationBytesWritten: tensors.logits!.bytes,
-      macs: M * H * V, flops: 2 * M * V,
-      attrs: { kind: 'linear', rows: M, inFeatures: H, outFeatures: V, weight: 'lm_head.weight', weightScale: 'lm_head.scale', bias: null, inputScale: 'xn_q.scale' },
-    },
   ];
+  if (quantised) {
+    const outs = int8 ? ['xn_q', 'xn_q.scale'] : ['xn_q'];
+    ops.push({
+      name: 'head_quant', kind: 'quantize', inputs: [ref('xn')], outputs: outs.map(ref), weights: [], dtype: 'fp32',
+      weightBytes: 0, activationBytesRead: tensors.xn!.bytes, activationBytesWritten: outs.reduce((a, n) => a + tensors[n]!.bytes, 0),
+      macs: 0, flops: int8 ? 5 * M * H + M : M * H, attrs: { kind: 'quantize', rows: M, cols: H, to: prec.linear, scale: int8 ? 'xn_q.scale' : null },
+    });
+  }
+  const ins = int8 ? ['xn_q', 'xn_q.scale'] : [operand];
+  ops.push({
+    name: 'lm_head', kind: 'linear', inputs: ins.map(ref), outputs: [ref('logits')], weights: headWeights.map(ref), dtype: prec.linear,
+    weightBytes: headWeights.reduce((a, n) => a + weights[n]!.bytes, 0),
+    activationBytesRead: ins.reduce((a, n) => a + tensors[n]!.bytes, 0), activationBytesWritten: tensors.logits!.bytes,
+    macs: M * H * V, flops: (int8 ? 2 : 0) * M * V,
+    attrs: { kind: 'linear', rows: M, inFeatures: H, outFeatures: V, weight: 'lm_head.weight', weightScale: int8 ? 'lm_head.scale' : null, bias: null, inputScale: int8 ? 'xn_q.scale' : null },
+  });
   const weightBytes = Object.values(weights).reduce((a, w) => a + w.bytes, 0);
   const macs = M * H * V;
   const flops = ops.reduce((a, o) => a + o.flops, 0);
@@ -129,11 +140,16 @@ function headValues(config: ModelConfig, graph: LayerGraph, seed: number): { wei
     const next = mulberry32(streamSeed(seed, j));
     return Float64Array.from({ length: n }, () => lo + (hi - lo) * next());
   };
-  const side = graph.shape.precision.side;
-  const gain = draw(19, H, 0.75, 1.25).map((v) => roundFloat(v, side));
-  const q = quantizeRowsInt8(draw(20, V * H, -1 / Math.sqrt(H), 1 / Math.sqrt(H)), V, H);
+  const prec = graph.shape.precision;
+  const gain = draw(19, H, 0.75, 1.25).map((v) => roundFloat(v, prec.side));
+  const raw = draw(20, V * H, -1 / Math.sqrt(H), 1 / Math.sqrt(H));
   const x = draw(21, graph.shape.rows * H, -1, 1).map((v) => Math.fround(v));
-  return { weights: { 'final_norm.weight': gain, 'lm_head.weight': q.codes, 'lm_head.scale': q.scales }, inputs: { x, kPast: new Float64Array(0), vPast: new Float64Array(0) } };
+  const inputs = { x, kPast: new Float64Array(0), vPast: new Float64Array(0) };
+  if (prec.linear === 'int8') {
+    const q = quantizeRowsInt8(raw, V, H);
+    return { weights: { 'final_norm.weight': gain, 'lm_head.weight': q.codes, 'lm_head.scale': q.scales }, inputs };
+  }
+  return { weights: { 'final_norm.weight': gain, 'lm_head.weight': raw.map((v) => roundFloat(v, prec.linear as FloatDtype)) }, inputs };
 }
 
 /** Int8 weight bytes one chip's MXM feeding slices hold. */
@@ -141,35 +157,41 @@ export function weightCapacity(chip: ChipConfig): number {
   return new WeightStore(new Schedule(chip)).capacityBytes(chip);
 }
 
-/** The fewest chips whose weight slices hold the LM head (the same 2% margin as the layer compiler). */
-export function headChips(config: ModelConfig, chip: ChipConfig): number {
-  return Math.max(1, Math.ceil((config.vocabSize * config.hiddenSize) / (weightCapacity(chip) * 0.98)));
+/** The fewest chips whose weight slices hold the LM head's matrix (the same 2% margin as the layer compiler). */
+export function headChips(config: ModelConfig, chip: ChipConfig, dtype: ModelDtype = 'int8'): number {
+  return Math.max(1, Math.ceil((config.vocabSize * config.hiddenSize * DTYPE_BYTES[dtype]) / (weightCapacity(chip) * 0.98)));
 }
 
-const LOWERINGS: Record<string, Lowering[]> = {
-  final_norm: [lowerRmsNorm],
-  head_quant: [lowerQuantizeInt8],
-  lm_head: [lowerMatmul, lowerAccReduce, lowerDequant],
-};
+function lowerings(op: GraphOp): Lowering[] {
+  if (op.kind === 'rmsnorm') return [lowerRmsNorm];
+  if (op.kind === 'quantize') return [op.attrs.kind === 'quantize' && op.attrs.to === 'int8' ? lowerQuantizeInt8 : lowerQuantizeFloat];
+  return [lowerMatmul, lowerAccReduce, lowerDequant];
+}
 
 /** Compile the head for the chip (see the file header). */
 export function compileHead(config: ModelConfig, o: HeadOptions): CompiledHead {
   const chip = o.chip;
   const batch = o.batch ?? 1;
-  const graph = headGraph(config, batch, o.dtype ?? 'int8');
-  const ranks = o.chips ?? headChips(config, chip);
+  const dtype = o.dtype ?? 'int8';
+  const graph = headGraph(config, batch, dtype);
+  const wbytes = DTYPE_BYTES[graph.shape.precision.linear];
+  const ranks = o.chips ?? headChips(config, chip, graph.shape.precision.linear);
   if (!Number.isInteger(ranks) || ranks < 1) throw new SfError(`head chips must be a positive integer, not ${ranks}`);
   const cap = weightCapacity(chip);
-  const per = Math.ceil(config.vocabSize / ranks) * config.hiddenSize;
+  const per = Math.ceil(config.vocabSize / ranks) * config.hiddenSize * wbytes;
   if (per > cap * 0.98) {
-    throw new SfError(`the LM head (${config.vocabSize} x ${config.hiddenSize} int8) does not fit on ${ranks} x ${chip.name}: try ${headChips(config, chip)} chips`);
+    throw new SfError(`the LM head (${config.vocabSize} x ${config.hiddenSize} ${graph.shape.precision.linear}) does not fit on ${ranks} x ${chip.name}: try ${headChips(config, chip, graph.shape.precision.linear)} chips`);
   }
   const timingOnly = o.timingOnly === true;
   // several chips with values run as a system program (node-N presets exist for 2, 4, 8)
   if (!timingOnly && ranks > 1 && ![2, 4, 8].includes(ranks)) throw new SfError(`a head with values runs on 1, 2, 4 or 8 chips, not ${ranks}`);
   const { weights, inputs } = timingOnly
     ? {
-        weights: { 'final_norm.weight': new Float64Array(config.hiddenSize), 'lm_head.weight': new Float64Array(0), 'lm_head.scale': new Float64Array(config.vocabSize) },
+        weights: {
+          'final_norm.weight': new Float64Array(config.hiddenSize),
+          'lm_head.weight': new Float64Array(0),
+          ...(graph.weights['lm_head.scale'] ? { 'lm_head.scale': new Float64Array(config.vocabSize) } : {}),
+        },
         inputs: { x: new Float64Array(graph.shape.rows * config.hiddenSize), kPast: new Float64Array(0), vPast: new Float64Array(0) },
       }
     : headValues(config, graph, o.seed ?? 1);
@@ -198,7 +220,7 @@ export function compileHead(config: ModelConfig, o: HeadOptions): CompiledHead {
   for (const op of graph.ops) {
     ctx.units = new Set();
     let end = start;
-    for (const lower of LOWERINGS[op.name]!) end = Math.max(lower(ctx, op, end), sch.quiet());
+    for (const lower of lowerings(op)) end = Math.max(lower(ctx, op, end), sch.quiet());
     const floor = op.kind === 'linear'
       ? { cycles: Math.ceil(op.weightBytes / ranks / streamBytes), bound: 'weights through the MXMs' }
       : { cycles: Math.ceil((op.activationBytesRead + op.activationBytesWritten) / L / (2 * chip.streamsPerDirection)), bound: 'VXM passes (reductions cross the SXM)' };
@@ -226,7 +248,7 @@ export function compileHead(config: ModelConfig, o: HeadOptions): CompiledHead {
     ? { cycles: weightCycles, weightCycles, macCycles, c2cCycles: 0, bound: `weight bytes / stream bandwidth into the MXMs (${streamBytes} B/cycle)` }
     : { cycles: macCycles, weightCycles, macCycles, c2cCycles: 0, bound: `MACs / MXM peak (${macsPerCycle} int8 MAC/cycle)` };
   const header = [
-    `${config.name ?? 'model'} head (final norm, int8 quantise, LM head ${config.vocabSize} x ${H}): batch ${batch}, vocabulary split over ${ranks} x ${chip.name}${timingOnly && ranks > 1 ? ' (every chip runs this program; one is emulated)' : ''}`,
+    `${config.name ?? 'model'} head (final norm, ${graph.shape.precision.linear} operand, LM head ${config.vocabSize} x ${H}): batch ${batch}, vocabulary split over ${ranks} x ${chip.name}${timingOnly && ranks > 1 ? ' (every chip runs this program; one is emulated)' : ''}`,
     `generated by sramflow compare (src/compare/head.ts) with the layer compiler's lowerings; predicted ${predictedCycles} cycles; roofline ${roofline.cycles} cycles`,
     ...ops.map((op) => `  ${op.name.padEnd(16)} ${String(op.cycles).padStart(8)} cycles  from ${op.start}  [${op.units.join(' ')}]`),
   ];

@@ -22,7 +22,7 @@ import { Core, instructionCount } from '../chip/core.js';
 import { coreErrorToSfError } from '../chip/errors.js';
 import { assemble } from '../asm/assemble.js';
 import { slidingWindowFor, type ModelConfig } from '../models/config.js';
-import type { ModelDtype } from '../models/quant.js';
+import { DTYPE_BYTES, type ModelDtype } from '../models/quant.js';
 import { compileLayer, type CompiledLayer, type OpTiming, type Roofline } from '../compiler/layer.js';
 import { runCompiledLayer } from '../compiler/run-layer.js';
 import { ScheduleConflict } from '../compiler/schedule.js';
@@ -38,8 +38,10 @@ export const SRAM_LABEL = 'emulated, cycle-level';
 export const EMBEDDING_LABEL = 'analytical, not emulated';
 
 export interface SramProgress {
-  /** What is being emulated, e.g. "layer program (decode, 2 x tsp-v1)". */
+  stage: 'compiling' | 'emulating';
+  /** What, e.g. "layer program (decode, batch 1, context 2048, 2 x tsp-v1)". */
   what: string;
+  /** Emulating: the cycle reached, and the program's cycles. */
   cycle: number;
   of: number;
 }
@@ -132,7 +134,7 @@ async function emulate(layer: CompiledLayer, what: string, o: SramSystemOptions)
   const k = key(layer.chip, layer.source);
   const hit = emulated.get(k);
   if (hit !== undefined) return { cycles: hit, seconds: 0 };
-  const onProgress = o.onProgress ? (cycle: number) => o.onProgress!({ what, cycle, of: layer.predictedCycles }) : undefined;
+  const onProgress = o.onProgress ? (cycle: number) => o.onProgress!({ stage: 'emulating', what, cycle: Math.min(cycle, layer.predictedCycles), of: layer.predictedCycles }) : undefined;
   let cycles: number;
   let seconds: number;
   if (layer.chips === 1) {
@@ -189,9 +191,9 @@ function chipBytes(chip: ChipConfig): number {
   return 2 * chip.memSlicesPerHemisphere * chip.memVectorsPerSlice * chip.lanes;
 }
 
-/** Chips holding the int8 embedding table (codes + an fp32 scale per row), 98% of SRAM used. */
-export function embeddingChips(config: ModelConfig, chip: ChipConfig): number {
-  const bytes = config.vocabSize * (config.hiddenSize + 4);
+/** Chips holding the embedding table in the layers' format (int8: codes + an fp32 scale per row), 98% of SRAM used. */
+export function embeddingChips(config: ModelConfig, chip: ChipConfig, dtype: ModelDtype = 'int8'): number {
+  const bytes = dtype === 'int8' ? config.vocabSize * (config.hiddenSize + 4) : config.vocabSize * config.hiddenSize * DTYPE_BYTES[dtype];
   return Math.max(1, Math.ceil(bytes / (chipBytes(chip) * 0.98)));
 }
 
@@ -229,6 +231,7 @@ async function step(config: ModelConfig, o: SramSystemOptions, phase: 'decode' |
   let layerChips = 0;
   for (const layers of layerSets(config, past + tokens)) {
     let layer: CompiledLayer;
+    o.onProgress?.({ stage: 'compiling', what: `layer program (${desc(o.chipsPerLayer ?? 0).replace(/, 0 x /, ', on ')})`, cycle: 0, of: 0 });
     try {
       layer = compileLayer(config, { chip, phase, batch: o.batch, tokens, past, dtype: o.dtype, layer: layers[0], chips: o.chipsPerLayer, timingOnly: true });
     } catch (e) {
@@ -242,6 +245,7 @@ async function step(config: ModelConfig, o: SramSystemOptions, phase: 'decode' |
 
   // the head: the last token of each sequence
   let head: ReturnType<typeof compileHead>;
+  o.onProgress?.({ stage: 'compiling', what: `LM head (batch ${o.batch})`, cycle: 0, of: 0 });
   try {
     head = compileHead(config, { chip, batch: o.batch, dtype: o.dtype, timingOnly: true });
   } catch (e) {
@@ -303,7 +307,7 @@ export async function sramSystem(config: ModelConfig, o: SramSystemOptions): Pro
   const pre = o.prompt !== null ? await step(config, o, 'prefill') : null;
   const any = (dec ?? pre)!;
   const N = config.numHiddenLayers;
-  const emb = embeddingChips(config, o.chip);
+  const emb = embeddingChips(config, o.chip, o.dtype);
   const chips = N * any.layerChips + any.headChips + emb;
   const lat = dec?.step.seconds ?? null;
   const watts = o.power?.watts ?? null;
@@ -349,7 +353,7 @@ export async function sramSystem(config: ModelConfig, o: SramSystemOptions): Pro
       `layers pipelined over ${N} groups of ${any.layerChips} chip(s), one group per layer; a token passes them in turn`,
       'one program per distinct layer (same window) emulated; identical programs take identical cycles on the deterministic machine',
       `each hop sends the fp32 hidden rows over one C2C link: ${o.chip.c2cLatencyCycles} cycles latency + 4 x ${o.chip.c2cVectorCycles} cycles per row + the reads, RECV and writes (hop.ts)`,
-      `embedding: int8 table on ${emb} chip(s) of its own, one SRAM read per token row, ${EMBEDDING_LABEL}`,
+      `embedding: ${o.dtype} table on ${emb} chip(s) of its own, one SRAM read per token row, ${EMBEDDING_LABEL}`,
       `LM head: vocabulary split over ${any.headChips} chip(s), compiled and emulated (one chip: all run the same program)`,
       'prefill: each layer group takes the whole prompt before passing it on (no chunked pipelining across layers)',
       o.power ? `energy: ${o.power.watts} W per chip (${o.power.kind}) x every chip x the step time, per token` : 'energy: no power figure for this chip (give --chip-power W)',
