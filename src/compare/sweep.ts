@@ -59,6 +59,16 @@ export interface SweepRecord {
 
 export const SWEEP_COLUMNS = ['axis', 'value', 'system', 'how', 'chips', 'latency_s', 'tokens_per_s_per_user', 'system_tokens_per_s', 'ttft_s', 'energy_per_token_j', 'error'];
 
+/** What a sweep record takes from any side's estimate. */
+interface Figures {
+  chips: number;
+  latency: number | null;
+  tokensPerSecondPerUser: number | null;
+  systemTokensPerSecond: number | null;
+  ttftSeconds: number | null;
+  energyPerTokenJoules: number | null;
+}
+
 function errText(e: unknown): string {
   if (e instanceof SfError) return e.message;
   throw e;
@@ -87,55 +97,42 @@ export async function runSweep(config: ModelConfig, base: CompareOptions, sweep:
       out.push(r);
       continue;
     }
-    const sramName = `${o.chip.name} system`;
-    const r = rec(sramName, 'emulated');
-    try {
+    /** One system's record at this point: its figures, or the error it gave. */
+    const side = async (system: string, how: SweepRecord['how'], run: () => Promise<Figures> | Figures) => {
+      const r = rec(system, how);
+      try {
+        const f = await run();
+        const p = perToken(o.batch, o.prompt, f.ttftSeconds);
+        Object.assign(r, {
+          chips: f.chips, latency_s: f.latency,
+          tokens_per_s_per_user: decode ? f.tokensPerSecondPerUser : p.user,
+          system_tokens_per_s: decode ? f.systemTokensPerSecond : p.system,
+          ttft_s: f.ttftSeconds, energy_per_token_j: f.energyPerTokenJoules,
+        });
+      } catch (e) {
+        r.error = errText(e);
+      }
+      out.push(r);
+    };
+    await side(`${o.chip.name} system`, 'emulated', async () => {
       const s = await sramSystem(config, {
         chip: o.chip, batch: o.batch, context: o.context, prompt: o.prompt, dtype: o.dtype, decode, chipsPerLayer: o.chips,
         threads: o.threads, power: chipPower(o.chip, o.chipPower), onProgress: o.onProgress,
       });
-      const p = perToken(o.batch, o.prompt, s.ttftSeconds);
-      Object.assign(r, {
-        chips: s.chips, latency_s: s.decode?.seconds ?? null,
-        tokens_per_s_per_user: decode ? s.tokensPerSecondPerUser : p.user,
-        system_tokens_per_s: decode ? s.systemTokensPerSecond : p.system,
-        ttft_s: s.ttftSeconds, energy_per_token_j: s.energyPerTokenJoules,
-      });
-    } catch (e) {
-      r.error = errText(e);
-    }
-    out.push(r);
+      return { ...s, latency: s.decode?.seconds ?? null };
+    });
     for (const g of o.gpus) {
-      const gr = rec(g.name, 'GPU model');
-      try {
+      await side(g.name, 'GPU model', () => {
         const x = gpuSide(g, config, { batch: o.batch, context: o.context, prompt: o.prompt, decode, dtype: o.gpuDtype, tp: o.chips });
-        const p = perToken(o.batch, o.prompt, x.ttftSeconds);
-        Object.assign(gr, {
-          chips: x.chips, latency_s: x.decode?.seconds ?? null,
-          tokens_per_s_per_user: decode ? x.tokensPerSecondPerUser : p.user,
-          system_tokens_per_s: decode ? x.systemTokensPerSecond : p.system,
-          ttft_s: x.ttftSeconds, energy_per_token_j: x.energyPerTokenJoules,
-        });
-      } catch (e) {
-        gr.error = errText(e);
-      }
-      out.push(gr);
+        return { ...x, latency: x.decode?.seconds ?? null };
+      });
     }
     if (o.wafer) {
-      const wr = rec(o.wafer.name, 'analytical');
-      try {
-        const x = waferSide(o.wafer, config, { batch: o.batch, context: o.context, prompt: o.prompt, decode, dtype: o.dtype });
-        const p = perToken(o.batch, o.prompt, x.ttftSeconds);
-        Object.assign(wr, {
-          chips: x.wafers, latency_s: x.decode?.seconds ?? null,
-          tokens_per_s_per_user: decode ? x.tokensPerSecondPerUser : p.user,
-          system_tokens_per_s: decode ? x.systemTokensPerSecond : p.system,
-          ttft_s: x.ttftSeconds, energy_per_token_j: x.energyPerTokenJoules,
-        });
-      } catch (e) {
-        wr.error = errText(e);
-      }
-      out.push(wr);
+      const w = o.wafer;
+      await side(w.name, 'analytical', () => {
+        const x = waferSide(w, config, { batch: o.batch, context: o.context, prompt: o.prompt, decode, dtype: o.dtype });
+        return { ...x, chips: x.wafers, latency: x.decode?.seconds ?? null };
+      });
     }
   }
   return out;
