@@ -201,17 +201,20 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
   if (M > 1) {
     // several token rows: each installed K-tile serves every row (weight-stationary); a plane
     // has one set of accumulators, so each MM emits its partial sum and the VXM adds it to the
-    // row's running sum in SRAM (the last K-tile's sum goes to the output)
+    // row's running sum in SRAM (the last K-tile's sum goes to the output). K-tiles go outer and
+    // the plane's N-tiles inner, so a running sum is read back a whole round of N-tiles after it
+    // was written; two buffers in different slices alternate by K-tile (a slice issues one
+    // instruction a cycle: reading one row while writing another would collide).
     planes.forEach((pl, pi) => {
-      if (!tilesOf[pi].length) return;
+      const tiles = tilesOf[pi];
+      if (!tiles.length) return;
       let c = Math.max(start + dRead + far, sch.free(pl.queue));
-      // running sums in two buffers in different slices, alternating by K-tile: a slice's queue
-      // issues one instruction a cycle, and reading one row while writing another would collide
-      const runs = kt > 1 ? [ctx.sram.alloc(`${op.name}_run_${pl.side}${pl.p}`, 'int32', M, { avoid: x.t.slices })] : [];
-      if (runs.length) runs.push(ctx.sram.alloc(`${op.name}_run2_${pl.side}${pl.p}`, 'int32', M, { avoid: [...x.t.slices, ...runs[0].slices] }));
+      const rows = M * tiles.length;
+      const runs = kt > 1 ? [ctx.sram.alloc(`${op.name}_run_${pl.side}${pl.p}`, acc.t.dtype, rows, { avoid: x.t.slices, side: pl.side })] : [];
+      if (runs.length) runs.push(ctx.sram.alloc(`${op.name}_run2_${pl.side}${pl.p}`, acc.t.dtype, rows, { avoid: [...x.t.slices, ...runs[0].slices], side: pl.side }));
       const aluName = `VXM.${(4 + pi) % chip.vxmAlus}`;
-      for (const nn of tilesOf[pi]) {
-        for (let kk = 0; kk < kt; kk++) {
+      for (let kk = 0; kk < kt; kk++) {
+        tiles.forEach((nn, ti) => {
           const w = where.get(`${pi}:${nn}:${kk}`)!;
           c = sch.attempt(c, (c0) => {
             install(pl, w, c0, `${op.name} n-tile ${nn} k-tile ${kk}, ${M} rows`);
@@ -221,17 +224,18 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
               const emit = mm + chip.delays.mxm;
               let dst: number;
               const run = runs.length ? runs[kk % 2] : null;
+              const r = ti * M + m;
               if (kk === 0 || !run) {
-                const st = storeRow(sch, run ?? acc.t, run ? m : m * nt + nn, pl.pos, emit, `${op.name} partial`);
+                const st = storeRow(sch, run ?? acc.t, run ? r : m * nt + nn, pl.pos, emit, `${op.name} partial`);
                 dst = st.base;
                 if (!run) end = Math.max(end, st.ready);
               } else {
                 const prev = runs[(kk - 1) % 2];
                 const at = emit + sch.travel(pl.pos, ctx.vxm);
                 dst = sch.pickStreams(pl.pos < ctx.vxm, 4, [{ offset: 0, width: 4, from: pl.pos, cycle: emit, to: ctx.vxm }], `${op.name} partial`);
-                const rb = readRow(sch, prev, m, at, ctx.vxm, `${op.name} running sum`);
+                const rb = readRow(sch, prev, r, at, ctx.vxm, `${op.name} running sum`);
                 const lastK = kk === kt - 1;
-                const st = storeRow(sch, lastK ? acc.t : run, lastK ? m * nt + nn : m, ctx.vxm, at + chip.delays.vxmAlu, `${op.name} sum`);
+                const st = storeRow(sch, lastK ? acc.t : run, lastK ? m * nt + nn : r, ctx.vxm, at + chip.delays.vxmAlu, `${op.name} sum`);
                 sch.issue(aluName, at, `ADD.${fp ? 'fp32' : 'int32'} ${sch.plan.streamName(st.base)}, ${sch.plan.streamName(rb)}, ${sch.plan.streamName(dst)}`);
                 if (lastK) end = Math.max(end, st.ready);
               }
@@ -239,7 +243,7 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
             }
           }, `${op.name} ${pl.queue} k-tile`);
           c += I + M * mmIssue;
-        }
+        });
       }
     });
     return end;

@@ -82,9 +82,11 @@ export class Sram {
   }
 
   /** A tensor in the next activation pair (round robin), or in pair `pair` (index into pairs). */
-  alloc(name: string, dtype: ChipDtype, rows: number, opts: { data?: Uint8Array | Uint8Array[]; output?: boolean; pair?: number; avoid?: string[] } = {}): ChipTensor {
+  alloc(name: string, dtype: ChipDtype, rows: number, opts: { data?: Uint8Array | Uint8Array[]; output?: boolean; pair?: number; avoid?: string[]; side?: 'W' | 'E' } = {}): ChipTensor {
     const bytes = CHIP_BYTES[dtype];
     let tries = opts.pair !== undefined ? [opts.pair % this.pairs.length] : this.pairs.map((_, i) => (this.turn + i) % this.pairs.length);
+    // a hemisphere's pairs first (results of its MXM planes stay on their side of the VXM)
+    if (opts.side) tries = [...tries.filter((p) => this.pairs[p][0].startsWith(`MEM.${opts.side}`)), ...tries.filter((p) => !this.pairs[p][0].startsWith(`MEM.${opts.side}`))];
     // pairs holding slices to avoid (operands read on the same cycles) come last
     if (opts.avoid?.length) {
       const clash = (p: number) => this.pairs[p].some((s) => opts.avoid!.includes(s));
