@@ -10,21 +10,15 @@
 // others run the identical schedule (SPMD, no data). With values (tests) and several chips it runs
 // as a system program like a tensor-parallel layer.
 //
-// The driver mirrors compileFor in src/compiler/layer.ts (which compiles the decoder layer's graph
-// only); see docs/compare.md.
+// It is compiled by the layer compiler's compileGraph (src/compiler/layer.ts); see docs/compare.md.
 import type { ChipConfig } from '../chip/config.js';
 import { mulberry32 } from '../asm/fill.js';
 import type { ModelConfig } from '../models/config.js';
 import { resolveShape, type GraphOp, type LayerGraph, type TensorSpec, type WeightSpec } from '../models/graph.js';
 import { DTYPE_BYTES, quantizeRowsInt8, roundFloat, type FloatDtype, type ModelDtype } from '../models/quant.js';
 import { streamSeed, type LayerInputs, type StoredWeights } from '../models/weights.js';
-import type { CompiledLayer, OpTiming, Roofline, SymbolEntry } from '../compiler/layer.js';
-import type { LayerCtx, Lowering } from '../compiler/context.js';
-import { lowerAccReduce, lowerDequant, lowerMatmul } from '../compiler/linear.js';
-import { lowerQuantizeFloat, lowerQuantizeInt8, lowerRmsNorm } from '../compiler/vector-ops.js';
-import { encodeF32 } from '../compiler/rows.js';
+import { compileGraph, type CompiledLayer } from '../compiler/layer.js';
 import { Schedule } from '../compiler/schedule.js';
-import { Sram } from '../compiler/sram.js';
 import { WeightStore } from '../compiler/weight-store.js';
 import { SfError } from '../util/errors.js';
 
@@ -162,11 +156,6 @@ export function headChips(config: ModelConfig, chip: ChipConfig, dtype: ModelDty
   return Math.max(1, Math.ceil((config.vocabSize * config.hiddenSize * DTYPE_BYTES[dtype]) / (weightCapacity(chip) * 0.98)));
 }
 
-function lowerings(op: GraphOp): Lowering[] {
-  if (op.kind === 'rmsnorm') return [lowerRmsNorm];
-  if (op.kind === 'quantize') return [op.attrs.kind === 'quantize' && op.attrs.to === 'int8' ? lowerQuantizeInt8 : lowerQuantizeFloat];
-  return [lowerMatmul, lowerAccReduce, lowerDequant];
-}
 
 /** Compile the head for the chip (see the file header). */
 export function compileHead(config: ModelConfig, o: HeadOptions): CompiledHead {
@@ -196,68 +185,14 @@ export function compileHead(config: ModelConfig, o: HeadOptions): CompiledHead {
       }
     : headValues(config, graph, o.seed ?? 1);
 
-  const sch = new Schedule(chip);
-  const weightStore = new WeightStore(sch);
-  const sram = new Sram(sch, weightStore.activationSlices, timingOnly);
-  const ctx: LayerCtx = {
-    chip, sch, sram, weightStore, graph, weights, inputs,
+  // several chips with values run as a system program; timing only, one chip stands for all
+  const system = !timingOnly && ranks > 1;
+  const layer = compileGraph(config, graph, weights, inputs, {
+    chip, system, timingOnly, dataDir: o.dataDir ?? 'head.data',
     // no heads or intermediate features are split here: only the vocabulary (linearShare 'lm_head')
     share: { rank: 0, ranks, heads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads, intermediate: config.intermediateSize },
-    acts: new Map(),
-    timingOnly,
-    vxm: sch.position('VXM'),
-    units: new Set(),
-  };
-  const M = graph.shape.rows;
-  const H = config.hiddenSize;
-  const L = chip.lanes;
-  const xt = sram.alloc('x', 'fp32', M * Math.ceil(H / L), { data: encodeF32(inputs.x, M, H, L) });
-  ctx.acts.set('x', { t: xt, tokens: M, tiles: Math.ceil(H / L), per: L, cols: H, first: 0 });
-
-  const ops: OpTiming[] = [];
-  let start = 0;
-  const streamBytes = 2 * chip.streamsPerDirection * L;
-  for (const op of graph.ops) {
-    ctx.units = new Set();
-    let end = start;
-    for (const lower of lowerings(op)) end = Math.max(lower(ctx, op, end), sch.quiet());
-    const floor = op.kind === 'linear'
-      ? { cycles: Math.ceil(op.weightBytes / ranks / streamBytes), bound: 'weights through the MXMs' }
-      : { cycles: Math.ceil((op.activationBytesRead + op.activationBytesWritten) / L / (2 * chip.streamsPerDirection)), bound: 'VXM passes (reductions cross the SXM)' };
-    ops.push({ name: op.name, kind: op.kind, start, end, cycles: end - start, units: [...ctx.units].sort(), bound: floor.bound, floorCycles: floor.cycles });
-    start = end;
-  }
-  for (const t of sch.tensors) if (t.name === 'logits') t.output = true;
-
-  const system = !timingOnly && ranks > 1;
-  const dataDir = o.dataDir ?? 'head.data';
-  const data = new Map<string, Uint8Array>();
-  for (const t of sch.tensors) {
-    if (!t.data) continue;
-    const arr = Array.isArray(t.data) ? t.data : null;
-    for (let r = 0; r < (system ? ranks : 1); r++) {
-      const bytes = arr ? arr[r] ?? arr[0]! : (t.data as Uint8Array);
-      data.set(Schedule.dataFile(system ? `${dataDir}/${r}` : dataDir, t.name), bytes);
-    }
-  }
-  const predictedCycles = sch.predictedCycles();
-  const weightCycles = Math.ceil(graph.totals.weightBytes / ranks / streamBytes);
-  const macsPerCycle = 2 * chip.mxmPlanesPerHemisphere * L * L;
-  const macCycles = Math.ceil(graph.totals.macs / ranks / macsPerCycle);
-  const roofline: Roofline = weightCycles >= macCycles
-    ? { cycles: weightCycles, weightCycles, macCycles, c2cCycles: 0, bound: `weight bytes / stream bandwidth into the MXMs (${streamBytes} B/cycle)` }
-    : { cycles: macCycles, weightCycles, macCycles, c2cCycles: 0, bound: `MACs / MXM peak (${macsPerCycle} int8 MAC/cycle)` };
-  const header = [
-    `${config.name ?? 'model'} head (final norm, ${graph.shape.precision.linear} operand, LM head ${config.vocabSize} x ${H}): batch ${batch}, vocabulary split over ${ranks} x ${chip.name}${timingOnly && ranks > 1 ? ' (every chip runs this program; one is emulated)' : ''}`,
-    `generated by sramflow compare (src/compare/head.ts) with the layer compiler's lowerings; predicted ${predictedCycles} cycles; roofline ${roofline.cycles} cycles`,
-    ...ops.map((op) => `  ${op.name.padEnd(16)} ${String(op.cycles).padStart(8)} cycles  from ${op.start}  [${op.units.join(' ')}]`),
-  ];
-  const source = sch.toSource(header, { dataDir: system ? `${dataDir}/\${chip}` : dataDir, lines: system ? [`.system node-${ranks}`, '.program all'] : [] });
-  const symbols: SymbolEntry[] = sch.tensors.map((t) => ({
-    tensor: t.name, chip: system ? 'every chip' : '0', dtype: t.dtype, shape: [t.rows, t.cols], at: t.placement.map((p) => `${p.slice}:${p.addr}`).join(', '),
-  }));
-  return {
-    config, graph, chip, chips: system ? ranks : 1, ranks, weights, inputs, source, dataDir, data, predictedCycles, ops, roofline, symbols,
-    acts: ctx.acts, compiled: graph.ops.map((op) => op.name),
-  };
+    title: `${config.name ?? 'model'} head (final norm, ${graph.shape.precision.linear} operand, LM head ${config.vocabSize} x ${config.hiddenSize}): batch ${batch}, vocabulary split over ${ranks} x ${chip.name}${timingOnly && ranks > 1 ? ' (every chip runs this program; one is emulated)' : ''}`,
+  });
+  return { ...layer, ranks };
 }
+

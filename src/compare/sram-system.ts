@@ -18,16 +18,11 @@
 import { createHash } from 'node:crypto';
 import type { ChipConfig } from '../chip/config.js';
 import { loadCoreWasm } from '../chip/wasm-node.js';
-import { Core, instructionCount } from '../chip/core.js';
-import { coreErrorToSfError } from '../chip/errors.js';
-import { assemble } from '../asm/assemble.js';
 import { slidingWindowFor, type ModelConfig } from '../models/config.js';
 import { DTYPE_BYTES, type ModelDtype } from '../models/quant.js';
 import { compileLayer, type CompiledLayer, type OpTiming, type Roofline } from '../compiler/layer.js';
 import { runCompiledLayer } from '../compiler/run-layer.js';
 import { ScheduleConflict } from '../compiler/schedule.js';
-// the attention lowerings register themselves with the layer compiler on import
-import '../compiler/attention.js';
 import { SfError } from '../util/errors.js';
 import { addTo, opShares, type Breakdown } from './breakdown.js';
 import { compileHead } from './head.js';
@@ -135,31 +130,7 @@ async function emulate(layer: CompiledLayer, what: string, o: SramSystemOptions)
   const hit = emulated.get(k);
   if (hit !== undefined) return { cycles: hit, seconds: 0 };
   const onProgress = o.onProgress ? (cycle: number) => o.onProgress!({ stage: 'emulating', what, cycle: Math.min(cycle, layer.predictedCycles), of: layer.predictedCycles }) : undefined;
-  let cycles: number;
-  let seconds: number;
-  if (layer.chips === 1) {
-    // one chip: run here, with a core sized for the program (big heads and layers exceed the
-    // default instruction capacity that runCompiledLayer's one-chip path uses)
-    const t0 = performance.now();
-    const program = assemble(layer.source, { file: 'layer.sfa', chip: layer.chip, readFile: () => new Uint8Array(0) });
-    const core = await Core.create(layer.chip, loadCoreWasm(), { functional: false, checked: false, maxInstructions: instructionCount(program) });
-    core.load(program);
-    const step = Math.max(1000, Math.ceil(layer.predictedCycles / 50));
-    const limit = 2 * layer.predictedCycles + 1_000_000;
-    while (!core.halted && !core.error() && core.cycle < limit) {
-      core.run(core.cycle + step);
-      onProgress?.(core.cycle);
-    }
-    const err = core.error();
-    if (err) throw coreErrorToSfError(core, err);
-    if (!core.halted) throw new Error(`internal: ${what} did not halt within ${limit} cycles`);
-    cycles = core.programCycles;
-    seconds = (performance.now() - t0) / 1000;
-  } else {
-    const run = await runCompiledLayer(layer, loadCoreWasm(), { functional: false, checked: false, threads: o.threads ?? 1, onProgress });
-    cycles = run.cycles;
-    seconds = run.seconds;
-  }
+  const { cycles, seconds } = await runCompiledLayer(layer, loadCoreWasm(), { functional: false, checked: false, threads: o.threads ?? 1, onProgress });
   if (cycles !== layer.predictedCycles) {
     throw new Error(`internal: ${what} emulated in ${cycles} cycles, the compiler predicted ${layer.predictedCycles}`);
   }

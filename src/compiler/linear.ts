@@ -210,8 +210,10 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
       if (!tiles.length) return;
       let c = Math.max(start + dRead + far, sch.free(pl.queue));
       const rows = M * tiles.length;
-      const runs = kt > 1 ? [ctx.sram.alloc(`${op.name}_run_${pl.side}${pl.p}`, acc.t.dtype, rows, { avoid: x.t.slices, side: pl.side })] : [];
-      if (runs.length) runs.push(ctx.sram.alloc(`${op.name}_run2_${pl.side}${pl.p}`, acc.t.dtype, rows, { avoid: [...x.t.slices, ...runs[0].slices], side: pl.side }));
+      // (away from x and the output, which are read and written on the same cycles)
+      const apart = [...x.t.slices, ...acc.t.slices];
+      const runs = kt > 1 ? [ctx.sram.alloc(`${op.name}_run_${pl.side}${pl.p}`, acc.t.dtype, rows, { avoid: apart, side: pl.side })] : [];
+      if (runs.length) runs.push(ctx.sram.alloc(`${op.name}_run2_${pl.side}${pl.p}`, acc.t.dtype, rows, { avoid: [...apart, ...runs[0].slices], side: pl.side }));
       const aluName = `VXM.${(4 + pi) % chip.vxmAlus}`;
       for (let kk = 0; kk < kt; kk++) {
         tiles.forEach((nn, ti) => {

@@ -3,7 +3,7 @@
 // read back into the reference's layout, and every compiled op is checked against the reference
 // evaluated on the chip's own inputs, within the op's stated rounding bound (checkOpByOp).
 import { assemble } from '../asm/assemble.js';
-import { Core } from '../chip/core.js';
+import { Core, instructionCount } from '../chip/core.js';
 import { coreErrorToSfError } from '../chip/errors.js';
 import { runReference, type ReferenceResult } from '../models/reference.js';
 import { checkOpByOp, type OpCheck } from '../models/bounds.js';
@@ -96,7 +96,7 @@ export async function runCompiledLayer(layer: CompiledLayer, wasm: Uint8Array, o
   let read: (rank: number, tensor: string) => number[];
   if (layer.chips === 1) {
     const program = assemble(layer.source, { file, chip: layer.chip, readFile });
-    const core = await Core.create(layer.chip, wasm, { functional, checked });
+    const core = await Core.create(layer.chip, wasm, { functional, checked, maxInstructions: instructionCount(program) });
     core.load(program);
     if (o.onProgress) {
       const step = Math.max(1000, Math.ceil(layer.predictedCycles / 50));
