@@ -81,7 +81,7 @@ function table(layer: CompiledLayer, run: LayerRun | null): string {
     lines.push(run.checks.length
       ? `verified    ${run.verified ? 'yes' : 'NO'}: ${run.checks.filter((c) => c.comparison.ok).length}/${run.checks.length} op outputs within their rounding bound (worst ${worst.r.toFixed(2)} of the bound, ${worst.op})`
       : 'verified    no values (--timing-only)');
-    lines.push(`hazards     ${run.hazards} (checked mode)`);
+    lines.push(run.checked ? `hazards     ${run.hazards} (checked mode)` : 'hazards     not checked (--timing-only)');
     lines.push(`host        ${run.seconds.toFixed(2)} s to emulate`);
   }
   return lines.join('\n');
@@ -97,7 +97,7 @@ function json(layer: CompiledLayer, run: LayerRun | null): string {
     predictedCycles: layer.predictedCycles,
     seconds: layer.predictedCycles / layer.chip.clockHz,
     verified: run ? run.verified : null,
-    hazards: run ? run.hazards : null,
+    hazards: run?.checked ? run.hazards : null,
     rooflineCycles: layer.roofline.cycles,
     rooflineBound: layer.roofline.bound,
     efficiency: layer.roofline.cycles / layer.predictedCycles,

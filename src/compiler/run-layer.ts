@@ -19,7 +19,9 @@ import { READ_BACK } from './read-back.js';
 export interface LayerRun {
   cycles: number;
   predictedCycles: number;
+  /** Hazards found in checked mode (a hazard stops the run with an error, so 0 when it ends). */
   hazards: number;
+  checked: boolean;
   verified: boolean;
   checks: OpCheck[];
   seconds: number;
@@ -137,7 +139,7 @@ export async function runCompiledLayer(layer: CompiledLayer, wasm: Uint8Array, o
     const sub = { ...ref, graph: { ...layer.graph, ops, inputs: [...layer.graph.inputs, ...new Set(segmentInputs)] } };
     checks = checkOpByOp(sub, actual);
   }
-  return { cycles, predictedCycles: layer.predictedCycles, hazards: 0, verified: functional && checks.every((c) => c.comparison.ok), checks, seconds };
+  return { cycles, predictedCycles: layer.predictedCycles, hazards: 0, checked, verified: functional && checks.every((c) => c.comparison.ok), checks, seconds };
 }
 
 /** Chip tensors the custom read-back decoders need. */
