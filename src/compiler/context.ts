@@ -30,6 +30,9 @@ export interface Act {
   first: number;
   /** int8 codes: the tensor of per-row scales (M vectors, the scale in every lane). */
   scale?: ChipTensor;
+  /** A projection's operand: `t` lies west of the VXM and this copy east of it, so that each MXM
+   * plane reads x from its own side and x's flights never cross the chip. */
+  mirror?: ChipTensor;
 }
 
 /** Tensor parallelism: this chip's rank among `ranks` chips that share the layer. */
@@ -79,10 +82,12 @@ export function act(ctx: LayerCtx, name: string): Act {
 }
 
 /** A new activation tensor in the tile layout. */
-export function newAct(ctx: LayerCtx, name: string, dtype: ChipTensor['dtype'], tokens: number, cols: number, per: number, first = 0): Act {
+export function newAct(ctx: LayerCtx, name: string, dtype: ChipTensor['dtype'], tokens: number, cols: number, per: number, first = 0, mirrored = false): Act {
   const tiles = Math.ceil(cols / per);
-  const t = ctx.sram.alloc(name.replace(/\./g, '_'), dtype, tokens * tiles);
+  const base = name.replace(/\./g, '_');
+  const t = ctx.sram.alloc(base, dtype, tokens * tiles, mirrored ? { side: 'W' } : {});
   const a: Act = { t, tokens, tiles, per, cols, first };
+  if (mirrored) a.mirror = ctx.sram.alloc(`${base}_e`, dtype, tokens * tiles, { side: 'E' });
   ctx.acts.set(name, a);
   return a;
 }

@@ -187,15 +187,17 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
   };
   // x's K-tile of token m on the plane's first stream on cycle mm
   const feedX = (pl: (typeof planes)[number], m: number, kk: number, mm: number) => {
-    // each slice of x puts its byte planes on the plane's first streams
-    const pps = x.t.slices.length === 1 ? eb : 1;
-    x.t.slices.forEach((xs, j) => {
+    // each slice of x (the copy on the plane's side of the VXM) puts its byte planes on the
+    // plane's first streams
+    const xt = pl.side === 'E' && x.mirror ? x.mirror : x.t;
+    const pps = xt.slices.length === 1 ? eb : 1;
+    xt.slices.forEach((xs, j) => {
       const xAt = mm - dRead - sch.travel(sch.position(xs), pl.pos);
       if (xAt < 0) throw new ScheduleConflict('x read before cycle 0');
-      sch.checkReady(`${x.t.name}[${m * x.tiles + kk}]`, xAt, `${op.name} x`);
+      sch.checkReady(`${xt.name}[${m * x.tiles + kk}]`, xAt, `${op.name} x`);
       sch.claimPorts(xs, xAt, pps, `${op.name} x`);
       sch.claimFlight(pl.base + j * pps, pps, sch.position(xs), xAt + dRead, pl.pos, `${op.name} x`);
-      sch.issue(xs, xAt, `READ ${x.t.name}[${m * x.tiles + kk}], ${sch.plan.streamName(pl.base + j * pps)}`);
+      sch.issue(xs, xAt, `READ ${xt.name}[${m * x.tiles + kk}], ${sch.plan.streamName(pl.base + j * pps)}`);
     });
   };
   if (M > 1) {
@@ -211,7 +213,7 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
       let c = Math.max(start + dRead + far, sch.free(pl.queue));
       const rows = M * tiles.length;
       // (away from x and the output, which are read and written on the same cycles)
-      const apart = [...x.t.slices, ...acc.t.slices];
+      const apart = [...x.t.slices, ...(x.mirror?.slices ?? []), ...acc.t.slices];
       const runs = kt > 1 ? [ctx.sram.alloc(`${op.name}_run_${pl.side}${pl.p}`, acc.t.dtype, rows, { avoid: apart, side: pl.side })] : [];
       if (runs.length) runs.push(ctx.sram.alloc(`${op.name}_run2_${pl.side}${pl.p}`, acc.t.dtype, rows, { avoid: [...apart, ...runs[0].slices], side: pl.side }));
       const aluName = `VXM.${(4 + pi) % chip.vxmAlus}`;

@@ -129,7 +129,9 @@ export function lowerQuantizeInt8(ctx: LayerCtx, op: GraphOp, start: number): nu
   const x = act(ctx, op.inputs[0]!.name);
   const V = rowVectors(x);
   const M = x.tokens;
-  const q = newAct(ctx, op.outputs[0]!.name, 'int8', M, x.cols, x.per, x.first);
+  // several token rows stream x into every plane for many cycles: a copy east of the VXM keeps
+  // the east planes' x flights off the west half
+  const q = newAct(ctx, op.outputs[0]!.name, 'int8', M, x.cols, x.per, x.first, M > 1);
   const sc = ctx.sram.alloc(`${q.t.name}_scale`, 'fp32', M);
   q.scale = sc;
   ctx.acts.set(a.scale!, { t: sc, tokens: M, tiles: 1, per: 1, cols: 1, first: 0 });
@@ -179,8 +181,14 @@ export function lowerQuantizeInt8(ctx: LayerCtx, op: GraphOp, start: number): nu
         const [xb, ib] = readTwo(sch, x.t, m * V + v, inv, m, cy, ctx.vxm, alu(ctx, 13), `${op.name} x, inv`);
         const xi = chain(sch, 4, cy + d.vxmAlu, `${op.name} x/s`);
         sch.issue(alu(ctx, 6), cy, `MUL.fp32 ${sn(ctx, xi)}, ${sn(ctx, xb)}, ${sn(ctx, ib)}`);
+        // the codes west and east of the VXM (two CVTs of the same value)
         const st = storeRow(sch, q.t, m * V + v, ctx.vxm, cy + d.vxmAlu + d.vxmLarge, `${op.name} codes`);
         sch.issue(alu(ctx, 7), cy + d.vxmAlu, `CVT.int8 ${sn(ctx, st.base)}, ${sn(ctx, xi)}, fp32`);
+        if (q.mirror) {
+          const se = storeRow(sch, q.mirror, m * V + v, ctx.vxm, cy + d.vxmAlu + d.vxmLarge, `${op.name} codes east`);
+          sch.issue(alu(ctx, 8), cy + d.vxmAlu, `CVT.int8 ${sn(ctx, se.base)}, ${sn(ctx, xi)}, fp32`);
+          end = Math.max(end, se.ready);
+        }
         end = Math.max(end, st.ready);
       }, `${op.name} codes`) + 1;
     }
@@ -253,7 +261,7 @@ export function lowerQuantizeFloat(ctx: LayerCtx, op: GraphOp, start: number): n
   while (per > unit && x.per % per !== 0) per -= unit;
   if (x.per % per !== 0) throw new SfError(`${op.name}: cannot re-tile ${x.per} features a vector into pieces of ${unit}`);
   const k = x.per / per;
-  const y = newAct(ctx, op.outputs[0]!.name, a.to, x.tokens, x.cols, per, x.first);
+  const y = newAct(ctx, op.outputs[0]!.name, a.to, x.tokens, x.cols, per, x.first, x.tokens > 1);
   const sxm = sch.position('SXM.E');
   ctx.units.add('VXM').add('SXM');
   let c = start;
@@ -274,6 +282,11 @@ export function lowerQuantizeFloat(ctx: LayerCtx, op: GraphOp, start: number): n
         }
         const st = storeRow(sch, y.t, m * y.tiles + j, ctx.vxm, cy + d.vxmLarge, `${op.name} y`);
         sch.issue(alu(ctx, 6 + (j % 2)), cy, `CVT.${a.to} ${sn(ctx, st.base)}, ${sn(ctx, v)}, fp32`);
+        if (y.mirror) {
+          const se = storeRow(sch, y.mirror, m * y.tiles + j, ctx.vxm, cy + d.vxmLarge, `${op.name} y east`);
+          sch.issue(alu(ctx, 8 + (j % 2)), cy, `CVT.${a.to} ${sn(ctx, se.base)}, ${sn(ctx, v)}, fp32`);
+          end = Math.max(end, se.ready);
+        }
         end = Math.max(end, st.ready);
       }, `${op.name} cast`) + 1;
     }
