@@ -1,11 +1,11 @@
 // `sramflow compare <model.json>`: the SRAM system (emulated) side by side with GPU presets (the
 // GPU model) and a wafer (analytical), at one point or along a sweep. See docs/compare.md.
-import { existsSync, realpathSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { SfError } from '../util/errors.js';
 import { parseArgs } from './args.js';
+import { checkNotInput, writeOutput } from './output.js';
+import { existsSync } from 'node:fs';
 import { loadModelConfig } from '../models/config.js';
 import { loadChipPreset } from '../chip/preset.js';
 import { MODEL_DTYPES, type ModelDtype } from '../models/quant.js';
@@ -37,26 +37,6 @@ const FLAGS = {
 } as const;
 
 export const COMPARE_USAGE = 'usage: sramflow compare <model.json> [--phase decode|prefill] [--batch N] [--context N] [--prompt N] [--gpus h100-sxm,h200,...|all|FILE] [--gpu-dtype int8|fp8|bf16|fp16|int8-wo] [--chip P] [--chip-power W] [--chips N] [--dtype int8|fp16] [--wafer cs-3|FILE|none] [--sweep batch=1,2,4|context=...|chips=...] [--json] [--csv FILE] [--svg FILE] [--threads N]';
-
-/** An output must not be one of the files read (checked before any work, and again on writing). */
-function checkNotInput(path: string, inputs: string[]): void {
-  if (!existsSync(path)) return;
-  const real = realpathSync(path);
-  for (const i of inputs) if (existsSync(i) && realpathSync(i) === real) throw new SfError('refusing to overwrite an input file', path);
-}
-
-/** Writes `data` to `path` only once complete (a temporary file renamed into place), never over an input. */
-function writeOutput(path: string, data: string, inputs: string[]): void {
-  checkNotInput(path, inputs);
-  const tmp = `${resolve(path)}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, path);
-  } catch (e) {
-    if (existsSync(tmp)) unlinkSync(tmp);
-    throw new SfError(`cannot write (${(e as NodeJS.ErrnoException).code ?? 'error'})`, path);
-  }
-}
 
 function oneOf<T extends string>(flag: string, v: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(v)) throw new SfError(`--${flag} must be one of ${allowed.join(', ')}, not "${v}"`);

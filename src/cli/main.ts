@@ -2,8 +2,6 @@
 // Exit codes: 0 ok; 2 bad input (usage, file, program text, preset); 3 the program failed on
 // the chip (a hazard or error the core reported); 4 the cycle limit came before HALT;
 // 70 an internal error (a bug in sramflow: please report it).
-import { writeFileSync, renameSync, existsSync, realpathSync, unlinkSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { SfError } from '../util/errors.js';
 import { parseArgs } from './args.js';
 import { loadProgram, readInput, displayPath, isContainer } from './program-file.js';
@@ -22,6 +20,7 @@ import type { SystemProgram } from '../system/source.js';
 import { cmdDebug } from './debug.js';
 import { cmdTrace } from './trace.js';
 import { cmdCompile, cmdRunModel, isModelPath } from './model-run.js';
+import { writeOutput } from './output.js';
 import { cmdCompare } from './compare.js';
 
 export const EXIT = { OK: 0, BAD_INPUT: 2, CHIP_ERROR: 3, CYCLE_LIMIT: 4, INTERNAL: 70 } as const;
@@ -124,27 +123,12 @@ async function runSystemProgram(
   return EXIT.OK;
 }
 
-/** Writes `data` to `path` only after it is complete, never over the input it came from. */
-function writeOutput(path: string, data: Uint8Array | string, input: string): void {
-  if (existsSync(path) && realpathSync(path) === realpathSync(input)) {
-    throw new SfError('refusing to overwrite the input file', path);
-  }
-  const tmp = `${resolve(path)}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, path);
-  } catch (e) {
-    if (existsSync(tmp)) unlinkSync(tmp);
-    throw new SfError(`cannot write (${(e as NodeJS.ErrnoException).code ?? 'error'})`, path);
-  }
-}
-
 async function cmdAsm(argv: string[], io: Io): Promise<number> {
   const { positional, flags } = parseArgs(argv, { chip: { type: 'string' }, output: { type: 'string', alias: 'o' } }, 'asm');
   if (positional.length !== 1 || !flags.output) throw new SfError('usage: sramflow asm <program.sfa> -o <program.sfp> [--chip P]');
   const { program } = loadProgram(positional[0], flags.chip as string | undefined);
   const bytes = encodeProgram(program);
-  writeOutput(flags.output as string, bytes, positional[0]);
+  writeOutput(flags.output as string, bytes, [positional[0]]);
   io.out(`wrote ${displayPath(flags.output as string)}: ${program.queues.length} queues, ${program.queues.reduce((n, q) => n + q.code.length / 16, 0)} instructions, ${program.tensors.length} tensors`);
   return EXIT.OK;
 }
@@ -158,7 +142,7 @@ async function cmdDisasm(argv: string[], io: Io): Promise<number> {
   const program = decodeProgram(bytes, displayPath(path));
   const chip = loadChipPreset((flags.chip as string | undefined) ?? program.chip ?? 'tsp-v1');
   const text = disassemble(program, chip);
-  if (flags.output) writeOutput(flags.output as string, text, path);
+  if (flags.output) writeOutput(flags.output as string, text, [path]);
   else io.out(text);
   return EXIT.OK;
 }

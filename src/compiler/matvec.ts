@@ -18,6 +18,7 @@ import type { ChipConfig } from '../chip/config.js';
 import { SfError } from '../util/errors.js';
 import { encodeBase64 } from '../asm/fill.js';
 import { Schedule } from './schedule.js';
+import { WeightStore, type Plane as StorePlane } from './weight-store.js';
 
 export interface MatVecInput {
   K: number;
@@ -38,15 +39,8 @@ export interface MatVecResult {
   efficiency: number;
 }
 
-interface Plane {
-  side: 'W' | 'E';
-  p: number;
-  queue: string;
-  pos: number;
-  /** First stream id of the plane's weight streams. */
-  base: number;
-  /** Feeding slices by group: names. */
-  groups: string[][];
+interface Plane extends StorePlane {
+  /** The two slices nearest the VXM that write the plane's int32 results. */
   out: [string, string];
   outStream: number;
   tiles: number[];
@@ -62,40 +56,21 @@ export function compileMatVec(chip: ChipConfig, inp: MatVecInput, name = 'matvec
   const S = chip.streamsPerDirection;
   const P = chip.mxmPlanesPerHemisphere;
   const ports = chip.memPorts;
-  const R = Math.min(chip.mxmInstallRows, Math.floor(S / P));
-  const F = Math.ceil(R / ports);
+  // slices of a hemisphere, nearest the VXM first: 0..2P-1 = outputs, then the feeding groups
+  // (weight-store.ts)
+  const store = new WeightStore(sch);
+  const { R, F } = store;
   const I = Math.ceil(L / R);
-  const M = chip.memSlicesPerHemisphere;
   const dRead = chip.delays.memRead;
   const kt = Math.ceil(K / L);
   const nt = Math.ceil(N / L);
-  const last = sch.plan.positions - 1;
-  if (R < 1 || 4 * P > S) throw new SfError(`chip ${chip.name}: too few streams for ${P} planes per hemisphere`);
-
-  // slices of a hemisphere, nearest the VXM first: 0..2P-1 = outputs, then feeding groups
-  const reserved = 2 * P;
-  const groupsPerPlane = Math.floor((M - reserved) / (F * P));
-  if (groupsPerPlane < 1) throw new SfError(`chip ${chip.name}: ${M} MEM slices per hemisphere are too few for ${P} planes x ${F} feeding slices`);
   const vectorsPerGroupSlice = chip.memVectorsPerSlice;
-  const planes: Plane[] = [];
-  for (const side of ['W', 'E'] as const) {
-    for (let p = 0; p < P; p++) {
-      const groups: string[][] = [];
-      for (let g = 0; g < groupsPerPlane; g++) {
-        groups.push(Array.from({ length: F }, (_, f) => `MEM.${side}${reserved + (g * P + p) * F + f}`));
-      }
-      planes.push({
-        side, p,
-        queue: `MXM.${side}${p}`,
-        pos: side === 'W' ? 0 : last,
-        base: (side === 'W' ? S : 0) + p * R,
-        groups,
-        out: [`MEM.${side}${2 * p}`, `MEM.${side}${2 * p + 1}`],
-        outStream: (side === 'W' ? 0 : S) + 4 * p,
-        tiles: [],
-      });
-    }
-  }
+  const planes: Plane[] = store.planes.map((pl) => ({
+    ...pl,
+    out: [`MEM.${pl.side}${2 * pl.p}`, `MEM.${pl.side}${2 * pl.p + 1}`],
+    outStream: (pl.side === 'W' ? 0 : S) + 4 * pl.p,
+    tiles: [],
+  }));
   for (let nn = 0; nn < nt; nn++) planes[nn % planes.length].tiles.push(nn);
   const pos = (slice: string) => sch.position(slice);
 
