@@ -201,6 +201,9 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
     });
   };
   if (M > 1) {
+    // one projection after another: their result flights would otherwise take the streams the
+    // next one's x needs for its whole run
+    start = Math.max(start, ws.matmulsDone);
     // several token rows: each installed K-tile serves every row (weight-stationary); a plane
     // has one set of accumulators, so each MM emits its partial sum and the VXM adds it to the
     // row's running sum in SRAM (the last K-tile's sum goes to the output). K-tiles go outer and
@@ -250,6 +253,7 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
         });
       }
     });
+    ws.matmulsDone = end;
     return end;
   }
   // one token row: each N-tile sums its K-tiles in the plane's accumulators; the MM takes the gap

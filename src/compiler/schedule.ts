@@ -17,7 +17,12 @@ import { dtypeByName } from '../isa/dtypes.js';
 
 export class ScheduleConflict extends Error {
   constructor(message: string) {
+    // thrown and caught by the thousand while placements are tried (Schedule.attempt): without a
+    // stack trace, which would cost more than the placement; the message says what collided
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`schedule conflict (a compiler bug): ${message}`);
+    Error.stackTraceLimit = limit;
   }
 }
 

@@ -30,6 +30,8 @@ export class WeightStore {
   readonly activationSlices: string[] = [];
   /** The plane the next projection's first N-tile goes to (linear.ts deals tiles round robin). */
   nextPlane = 0;
+  /** When the last weight-stationary projection's results are all in SRAM (linear.ts). */
+  matmulsDone = 0;
   readonly weightSlices: string[] = [];
 
   constructor(sch: Schedule) {
