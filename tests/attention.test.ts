@@ -1,20 +1,23 @@
-// The attention lowerings (src/compiler/rope.ts, attention.ts): RoPE, q_quant, kv_append,
-// attn_scores, attn_softmax, probs_quant, attn_values, compiled for the tiny model on the tiny and
-// tsp-v1 chips (decode with a past, batch 1 and 2; prefill; long contexts over several position
-// tiles; a sliding window; fp16 and bf16 attention), run on the emulator. Each op's output must
-// lie within its local fp32 bound on the chip's own inputs (checkOpByOp), the program must run
-// hazard-free under --check with the same result unchecked, and take exactly the predicted
-// cycles. The first group compiles the attention ops alone (compileAttention: q, k and v placed
-// from the reference, rounded to fp32, in the heads layout; the tiny chip cannot hold a whole
-// layer); the last goes through the layer compiler on two chips (the registered lowerings and
-// read-back decoders).
+// The attention lowerings (src/compiler/rope.ts, attention.ts, attn-blocks.ts): RoPE, q_quant,
+// kv_append, attn_scores, attn_softmax, probs_quant, attn_values, compiled for the tiny model on
+// the tiny and tsp-v1 chips (decode with a past, batch 1 and 2; prefill; long contexts over several
+// position tiles; a sliding window; fp16 and bf16 attention) and for a mid-size GQA model on tsp-v1
+// (decode and prefill, batch 2, prompts over several position tiles and several blocks of the
+// prefill pipeline), run on the emulator. Each op's output must lie within its local fp32 bound
+// on the chip's own inputs (checkOpByOp), the program must run hazard-free under --check with the
+// same result unchecked, and take exactly the predicted cycles. The first groups compile the
+// attention ops alone (compileAttention: q, k and v placed from the reference, rounded to fp32, in
+// the heads layout; the tiny chip cannot hold a whole layer); the prefill pipeline's ring (rows
+// reused when a prompt's rows do not fit) is checked by its attention output, which must equal,
+// bit for bit, the output of the same compile keeping every row; the last group goes through the
+// layer compiler on two chips (the registered lowerings and read-back decoders).
 import { basename } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../src/asm/assemble.js';
 import { loadChipPreset } from '../src/chip/preset.js';
 import { Core, instructionCount } from '../src/chip/core.js';
 import { loadCoreWasm } from '../src/chip/wasm-node.js';
-import { loadModelConfig } from '../src/models/config.js';
+import { loadModelConfig, parseModelConfig, type ModelConfig } from '../src/models/config.js';
 import { referenceLayer } from '../src/models/reference.js';
 import { checkOpByOp } from '../src/models/bounds.js';
 import type { LayerOptions } from '../src/models/graph.js';
@@ -24,17 +27,25 @@ import { Sram } from '../src/compiler/sram.js';
 import { WeightStore } from '../src/compiler/weight-store.js';
 import { encodeF32 } from '../src/compiler/rows.js';
 import { ATTENTION_LOWERINGS, ATTENTION_READBACK, readBackAttention, attentionLayout } from '../src/compiler/attention.js';
+import { blockTuning } from '../src/compiler/attn-blocks.js';
 import { compileLayer } from '../src/compiler/layer.js';
 import { runCompiledLayer } from '../src/compiler/run-layer.js';
 
 const MINE = ['rope_q', 'rope_k', 'q_quant', 'kv_append', 'attn_scores', 'attn_softmax', 'probs_quant', 'attn_values'];
 
+/** A mid-size Llama (GQA 5:1, heads of 64: 5 per fp16 weight set's rows, 5 per vector). */
+const MID = parseModelConfig({
+  architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_act: 'silu', hidden_size: 640, intermediate_size: 1280,
+  num_attention_heads: 10, num_key_value_heads: 2, head_dim: 64, max_position_embeddings: 4096, num_hidden_layers: 2,
+  rms_norm_eps: 1e-5, rope_theta: 10000, vocab_size: 1000,
+}, 'mid');
+
 /** Compiles the attention ops of one layer of `model` on `chipName` with q/k/v given. */
-export function compileAttention(chipName: string, model: string, options: LayerOptions) {
+export function compileAttention(chipName: string, model: string | ModelConfig, options: LayerOptions) {
   // a longer context than tiny's 256 positions, to cover several position tiles on tsp-v1; a
   // `window` option makes it a mistral-style sliding-window model
   const { window, ...rest } = options as LayerOptions & { window?: number };
-  const base = { ...loadModelConfig(model), maxPositionEmbeddings: 4096 };
+  const base = typeof model === 'string' ? { ...loadModelConfig(model), maxPositionEmbeddings: 4096 } : model;
   const config = window ? { ...base, modelType: 'mistral', slidingWindow: window } : base;
   options = rest;
   const run = referenceLayer(config, { dtype: 'int8', ...options });
@@ -81,8 +92,8 @@ export function compileAttention(chipName: string, model: string, options: Layer
   return { run, ctx, chip, sch, placed, spans, end: c };
 }
 
-async function runAttention(chipName: string, options: LayerOptions) {
-  const { run, ctx, chip, sch, placed, spans } = compileAttention(chipName, 'tiny', options);
+async function runAttention(chipName: string, options: LayerOptions, model: string | ModelConfig = 'tiny', verify = true) {
+  const { run, ctx, chip, sch, placed, spans } = compileAttention(chipName, model, options);
   const src = sch.toSource([`attention test on ${chipName}`], { dataDir: 'data' });
   const files = new Map<string, Uint8Array>();
   for (const t of sch.tensors) if (t.data) files.set(`${t.name}.bin`, Array.isArray(t.data) ? t.data[0]! : t.data);
@@ -125,6 +136,7 @@ async function runAttention(chipName: string, options: LayerOptions) {
     return out;
   };
   for (const name of ['q_rope', 'k_rope', 'attn']) actual[name] = plain(name);
+  if (!verify) return { cycles: results[0]!.cycles, spans, checks: [], attn: actual.attn!, layout: lay };
   for (const name of ATTENTION_READBACK) {
     actual[name] = readBackAttention(name, graph.tensors[name]!.shape, (_r, t) => Float64Array.from(got[t]!), lay);
   }
@@ -133,7 +145,7 @@ async function runAttention(chipName: string, options: LayerOptions) {
     expect(c.comparison.ok, `${c.op} -> ${c.output}: ratio ${c.comparison.maxRatio} worst ${JSON.stringify(c.comparison.worst)}`).toBe(true);
     expect(c.comparison.count).toBeGreaterThan(0);
   }
-  return { cycles: results[0]!.cycles, spans, checks };
+  return { cycles: results[0]!.cycles, spans, checks, attn: actual.attn!, layout: lay };
 }
 
 describe('attention lowerings (tiny model)', () => {
@@ -162,6 +174,48 @@ describe('attention lowerings (tiny model)', () => {
       expect(r.checks.length).toBeGreaterThanOrEqual(9);
     });
   }
+});
+
+describe('attention lowerings (mid-size GQA model on tsp-v1)', () => {
+  const cases: [string, LayerOptions, number?][] = [
+    ['decode past 40 batch 2', { phase: 'decode', past: 40, batch: 2 }],
+    ['prefill 12 tokens batch 2', { phase: 'prefill', tokens: 12, batch: 2 }],
+    // rows over two position tiles (the softmax's three passes) and three chunks of 160
+    ['prefill 30 tokens after 300', { phase: 'prefill', tokens: 30, past: 300 }],
+    // blocks of 20 rows: the pipeline's blocks, re-installed K and V sets
+    ['prefill 16 tokens batch 2 in blocks', { phase: 'prefill', tokens: 16, batch: 2 }, 20],
+  ];
+  for (const [title, o, rows] of cases) {
+    it(`${title}: within bounds, no hazards, cycles as predicted`, async () => {
+      const keep = blockTuning.rows;
+      if (rows) blockTuning.rows = rows;
+      try {
+        const r = await runAttention('tsp-v1', o, MID);
+        expect(r.checks.length).toBeGreaterThanOrEqual(9);
+        if (rows) expect(r.layout.blocked!.slot.length).toBeGreaterThan(rows);
+      } finally {
+        blockTuning.rows = keep;
+      }
+    }, 30_000);
+  }
+
+  it('the prefill ring (rows reused, two blocks held) gives the attention output of keeping every row, bit for bit', async () => {
+    const o: LayerOptions = { phase: 'prefill', tokens: 12, batch: 2 };
+    const keep = { ...blockTuning };
+    try {
+      blockTuning.rows = 20;
+      const full = await runAttention('tsp-v1', o, MID);
+      expect(full.layout.blocked!.complete).toBe(true);
+      blockTuning.ring = 2;
+      const ring = await runAttention('tsp-v1', o, MID, false);
+      expect(ring.layout.blocked!.complete).toBe(false);
+      // slots are reused: fewer distinct slots than rows
+      expect(new Set(ring.layout.blocked!.slot).size).toBeLessThan(ring.layout.blocked!.slot.length);
+      expect(Array.from(ring.attn)).toEqual(Array.from(full.attn));
+    } finally {
+      Object.assign(blockTuning, keep);
+    }
+  }, 30_000);
 });
 
 describe('attention in the layer compiler (compileLayer, registered lowerings and read-back)', () => {

@@ -46,15 +46,16 @@ import { encodeElements } from '../util/numerics.js';
 import { firstKey, type GraphOp } from '../models/graph.js';
 import { roundFloat } from '../models/quant.js';
 import { act, type Act, type LayerCtx, type Lowering } from './context.js';
-import { allocNear, aluQueues, chainAny, claimTo, constantApart, f32Bytes, issueAny, place, readFrom, sxmNear } from './attn-common.js';
+import { allocNear, aluQueues, chainAny, claimTo, constantApart, f32Bytes, i16Bytes, issueAny, place, readFrom, sxmNear } from './attn-common.js';
 import { ATTENTION } from './registry.js';
+import { lowerBlocked } from './attn-blocks.js';
 import { READ_BACK } from './read-back.js';
 import { lowerRope } from './rope.js';
 import { slicePositions, storeRow, writeRow } from './rows.js';
 import { ScheduleConflict, type Schedule } from './schedule.js';
 import { FitError, type ChipTensor } from './sram.js';
 
-type Adt = 'fp16' | 'bf16';
+export type Adt = 'fp16' | 'bf16';
 
 /** Everything the read-back decoder needs: plain data, the same on every chip. */
 export interface AttentionLayout {
@@ -81,16 +82,26 @@ export interface AttentionLayout {
   nC: number;
   /** Per cache plane: rows per IW (= slices), local rows per set, K and V tensor names by slice. */
   planes: { r: number; lr: number; k: string[]; v: string[] }[];
-  /** K sets by sigma * nT + jt, V sets by (b * tilesKV + j) * nC + c: plane and first local row. */
+  /** K sets by sigma * nT + jt, V sets by (b * vGroups + vg) * nC + c: plane and first local row. */
   kSets: { plane: number; base: number }[];
   vSets: { plane: number; base: number }[];
-  /** Chip tensor names of q_q, scores, probs, probs_q. */
+  /** V sets per kv vector (vg = j, vGroups = tilesKV: each set holds v's vector j as it is) or,
+   * with vDup, per kv head (vg = g, vGroups = kvHeads: the head's values on every head slot of
+   * the row, so that a query head finds them on its own lanes). */
+  vDup: boolean;
+  vGroups: number;
   /** Chip tensor names of q_q, of the parts of scores and probs (row r of the softmax in part
    * r mod parts, local row floor(r / parts) * nT + jt), and of probs_q by plane (see pqAt). */
-  tensors: { qq: string; scores: string[]; probs: string[]; probsQ: string[] };
+  tensors: { qq: string; qqParts?: string[]; scores: string[]; probs: string[]; probsQ: string[] };
+  /** The blocked pipeline (attn-blocks.ts) for several new tokens: softmax row r lives in slot
+   * slot[r] (in place of r above), probs_q row (r, c) in tensor pqPlane[r * nC + c] at row pqRow[..];
+   * complete: no slot was reused (the chip still holds every row at the end). */
+  blocked?: { slot: Int32Array; pqPlane: Int32Array; pqRow: Int32Array; complete: boolean };
+  /** With vDup: q_q row (m * heads + h) in tensor tensors.qqParts[plane[..]] at row[..]. */
+  qqWhere?: { plane: Int32Array; row: Int32Array };
 }
 
-interface CachePlane {
+export interface CachePlane {
   queue: string;
   pos: number;
   /** Direction of the streams into the plane (MXM.E reads eastward ones). */
@@ -100,13 +111,15 @@ interface CachePlane {
   v: ChipTensor[];
 }
 
-interface State {
+export interface State {
   lay: AttentionLayout;
   adt: Adt;
   planes: CachePlane[];
   /** Cycle from which each cache row (tensor name:row) holds its latest value. */
   ready: Map<string, number>;
   qq?: ChipTensor;
+  /** Where q_q row (m * heads + h) lives. */
+  qqAt?: (row: number) => { t: ChipTensor; row: number };
   scores?: ChipTensor[];
   probs?: ChipTensor[];
   /** probs_q by plane: each chunk row in the plane whose V set multiplies it (one slice of the
@@ -114,6 +127,8 @@ interface State {
   probsQ?: ChipTensor[];
   /** probs_q is written by the softmax's last pass: the cycle it is all in SRAM. */
   probsQReady?: number;
+  /** The blocked pipeline's ends by op (attn-blocks.ts), when it ran. */
+  ends?: { scores: number; softmax: number; probsQ: number; values: number };
 }
 
 /** By the layer's acts map (LayerCtx.acts, CompiledLayer.acts: the same object). */
@@ -135,12 +150,12 @@ function attnAttrs(ctx: LayerCtx) {
   return op.attrs as Extract<GraphOp['attrs'], { kind: 'attn_scores' }>;
 }
 
-function bytesOf(adt: Adt, values: Float64Array): Uint8Array {
+export function bytesOf(adt: Adt, values: Float64Array): Uint8Array {
   return encodeElements(adt, values);
 }
 
 /** The cache layout, made by the first attention op of the layer, with the past cache placed. */
-function state(ctx: LayerCtx): State {
+export function state(ctx: LayerCtx): State {
   let st = states.get(ctx.acts);
   if (st) return st;
   const { chip } = ctx;
@@ -166,6 +181,9 @@ function state(ctx: LayerCtx): State {
   const nT = Math.ceil(S / L);
   const nC = Math.ceil(S / H);
   const tilesKV = Math.ceil((Hk * D) / per);
+  // several new tokens: the blocked pipeline, with V sets per kv head (attn-blocks.ts)
+  const vDup = T >= 2;
+  const vGroups = vDup ? Hk : tilesKV;
 
   // cache planes: every MXM plane, with every P-th activation slice of its side
   const ws = ctx.weightStore;
@@ -177,7 +195,15 @@ function state(ctx: LayerCtx): State {
     // VXM passes' rows live there
     let sideSlices = ws.activationSlices.filter((s) => s.startsWith(`MEM.${pl.side}`));
     if (sideSlices.length >= 4 * PP + 2) sideSlices = sideSlices.filter((s) => !ctx.sram.pairs[0]!.includes(s) && !ctx.sram.pairs.find(([x]) => x.startsWith(`MEM.${pl.side}`))!.includes(s));
-    const mine = sideSlices.filter((_, i) => i % PP === pl.p);
+    let mine = sideSlices.filter((_, i) => i % PP === pl.p);
+    if (vDup) {
+      // the blocked pipeline installs a set per block: each plane takes a run of (up to four)
+      // slices nearest the MXMs, so that an install holds few pairs and none near the VXM, where
+      // the softmax rows live
+      const far = [...sideSlices].sort((x, y) => Math.abs(ctx.sch.position(y) - ctx.vxm) - Math.abs(ctx.sch.position(x) - ctx.vxm));
+      const n = Math.max(1, Math.min(4, Math.floor(far.length / PP)));
+      mine = far.slice(pl.p * n, pl.p * n + n);
+    }
     const r = Math.min(mine.length, chip.mxmInstallRows, Math.floor(chip.streamsPerDirection / 2));
     if (r < 1) continue;
     planes.push({ queue: pl.queue, pos: pl.pos, east: pl.side === 'E', slices: mine.slice(0, r), k: [], v: [] });
@@ -194,7 +220,7 @@ function state(ctx: LayerCtx): State {
   }
   // V sets in contiguous runs per plane: a plane sums its chunks of a (sequence, kv vector)
   // into its own rows, so planes never wait on each other's sums
-  const nV = B * tilesKV * nC;
+  const nV = B * vGroups * nC;
   for (let i = 0; i < nV; i++) {
     const p = Math.floor((i * planes.length) / nV);
     vSets.push({ plane: p, base: count[p]!.v * layPlanes[p]!.lr });
@@ -203,7 +229,7 @@ function state(ctx: LayerCtx): State {
   const lay: AttentionLayout = {
     lanes: L, half: H, headDim: D, batch: B, tokens: T, past: P, seq: S, window: a.window,
     heads: Hq, kvHeads: Hk, ranks, group: a.group, kpack, hpv, tilesKV, nT, nC,
-    planes: layPlanes, kSets, vSets,
+    planes: layPlanes, kSets, vSets, vDup, vGroups,
     tensors: { qq: 'q_q', scores: [], probs: [], probsQ: [] },
   };
 
@@ -223,14 +249,17 @@ function state(ctx: LayerCtx): State {
       for (let pos = 0; pos < P; pos++) {
         const ks = kSets[sig * nT + Math.floor(pos / L)]!;
         const lp = layPlanes[ks.plane]!;
-        const vs = vSets[(b * tilesKV + Math.floor(g / hpv)) * nC + Math.floor(pos / H)]!;
+        const vs = vSets[(b * vGroups + (vDup ? g : Math.floor(g / hpv))) * nC + Math.floor(pos / H)]!;
         const lv = layPlanes[vs.plane]!;
         for (let d = 0; d < D; d++) {
           const src = ((b * nkvG + gg) * P + pos) * D + d;
           const kr = s * D + d;
           kData[ks.plane]![kr % lp.r]![rank]![(ks.base + Math.floor(kr / lp.r)) * L + (pos % L)] = roundFloat(inp.kPast[src]!, adt);
           const vr = pos % H;
-          vData[vs.plane]![vr % lv.r]![rank]![(vs.base + Math.floor(vr / lv.r)) * L + (g % hpv) * D + d] = roundFloat(inp.vPast[src]!, adt);
+          const vv = roundFloat(inp.vPast[src]!, adt);
+          const at = (vs.base + Math.floor(vr / lv.r)) * L;
+          if (vDup) for (let q = 0; q < hpv; q++) vData[vs.plane]![vr % lv.r]![rank]![at + q * D + d] = vv;
+          else vData[vs.plane]![vr % lv.r]![rank]![at + (g % hpv) * D + d] = vv;
         }
       }
     }
@@ -256,32 +285,32 @@ function state(ctx: LayerCtx): State {
 }
 
 /** Slice tensor and local row of row k of a K or V set. */
-function setRow(st: State, kind: 'k' | 'v', set: { plane: number; base: number }, k: number): { t: ChipTensor; row: number } {
+export function setRow(st: State, kind: 'k' | 'v', set: { plane: number; base: number }, k: number): { t: ChipTensor; row: number } {
   const lp = st.lay.planes[set.plane]!;
   return { t: st.planes[set.plane]![kind][k % lp.r]!, row: set.base + Math.floor(k / lp.r) };
 }
 
 /** The positions token t attends: lo .. hi. */
-function window(lay: AttentionLayout, t: number): { lo: number; hi: number } {
+export function window(lay: AttentionLayout, t: number): { lo: number; hi: number } {
   const hi = lay.past + t;
   return { lo: firstKey(hi, lay.window), hi };
 }
 
 /** A fp32 mask row per head slot q: 1 on lanes q*D .. q*D+D-1 (a copy apart from `avoid`). */
-function headMask(ctx: LayerCtx, st: State, avoid: ChipTensor[]): ChipTensor {
+export function headMask(ctx: LayerCtx, st: State, avoid: ChipTensor[]): ChipTensor {
   const { lanes: L, headDim: D, hpv } = st.lay;
   const v = new Float64Array(hpv * L);
   for (let q = 0; q < hpv; q++) for (let d = 0; d < D; d++) v[q * L + q * D + d] = 1;
   return constantApart(ctx, 'attn_head_mask', 'fp32', hpv, f32Bytes(v), avoid);
 }
 
-function register(ctx: LayerCtx, name: string, t: ChipTensor, tokens: number, tiles: number, per: number, cols: number, first: number): Act {
+export function register(ctx: LayerCtx, name: string, t: ChipTensor, tokens: number, tiles: number, per: number, cols: number, first: number): Act {
   const a: Act = { t, tokens, tiles, per, cols, first };
   ctx.acts.set(name, a);
   return a;
 }
 
-interface Env {
+export interface Env {
   sch: Schedule;
   d: ReturnType<typeof delaysOf>;
   vxm: number;
@@ -293,13 +322,13 @@ function delaysOf(ctx: LayerCtx) {
   return ctx.chip.delays;
 }
 
-function env(ctx: LayerCtx): Env {
+export function env(ctx: LayerCtx): Env {
   const sch = ctx.sch;
   return { sch, d: delaysOf(ctx), vxm: ctx.vxm, alus: aluQueues(ctx), name: (id) => sch.plan.streamName(id) };
 }
 
 /** Streams for a value leaving `from` on `cycle` towards position `to` (one group of `width`). */
-function toward(sch: Schedule, width: number, from: number, cycle: number, to: number, what: string): number {
+export function toward(sch: Schedule, width: number, from: number, cycle: number, to: number, what: string): number {
   return sch.pickStreams(to >= from, width, [{ offset: 0, width, from, cycle, to }], what);
 }
 
@@ -313,12 +342,42 @@ export const lowerQQuant: Lowering = (ctx, op, start) => {
   const { tokens: T, heads: Hq, kvHeads: Hk, group: G, kpack, hpv, headDim: D } = st.lay;
   const q = act(ctx, op.inputs[0]!.name);
   const M = q.tokens;
-  const qq = ctx.sram.alloc('q_q', st.adt, M * Hq);
+  const lay = st.lay;
+  let qqAt: (row: number) => { t: ChipTensor; row: number };
+  let qq: ChipTensor;
+  if (lay.vDup) {
+    // several tokens (attn-blocks.ts): row (m, h) in a slice of the plane whose K set (the tile of
+    // the token's own position) multiplies it, so that the four planes' MMs read four slices
+    const plane = new Int32Array(M * Hq);
+    const row = new Int32Array(M * Hq);
+    const count = st.planes.map(() => 0);
+    for (let m = 0; m < M; m++) {
+      const b = Math.floor(m / T);
+      for (let h = 0; h < Hq; h++) {
+        const pi = b * Hk + Math.floor(h / G);
+        const p = lay.kSets[Math.floor(pi / kpack) * lay.nT + Math.floor((lay.past + (m % T)) / lay.lanes)]!.plane;
+        plane[m * Hq + h] = p;
+        row[m * Hq + h] = count[p]!++;
+      }
+    }
+    const parts = st.planes.map((cp, p) => {
+      const need = 2 * Math.max(1, count[p]!);
+      const slice = [...cp.slices].sort((x, y) => Math.abs(sch.position(x) - cp.pos) - Math.abs(sch.position(y) - cp.pos)).find((x) => ctx.sram.free(x) >= need) ?? cp.slices[0]!;
+      return ctx.sram.place(`q_q_${p}`, st.adt, Math.max(1, count[p]!), [slice]);
+    });
+    lay.qqWhere = { plane, row };
+    lay.tensors.qqParts = parts.map((t) => t.name);
+    qqAt = (r) => ({ t: parts[plane[r]!]!, row: row[r]! });
+    qq = parts[0]!;
+  } else {
+    qq = ctx.sram.alloc('q_q', st.adt, M * Hq);
+    const one = qq;
+    qqAt = (r) => ({ t: one, row: r });
+  }
   st.qq = qq;
+  st.qqAt = qqAt;
   register(ctx, op.outputs[0]!.name, qq, M, Hq, D, Hq * D, ctx.share.rank * Hq * D);
   const mask = headMask(ctx, st, [q.t]);
-  const sxm = sxmNear(sch, qq);
-  const sp = sch.position(sxm);
   ctx.units.add('MEM').add('VXM').add('SXM');
   let end = start;
   let cur = start;
@@ -328,7 +387,9 @@ export const lowerQQuant: Lowering = (ctx, op, start) => {
       const s = (b * Hk + Math.floor(h / G)) % kpack;
       const o = (h % hpv) * D;
       const shift = s * D - o;
-      const row = m * Hq + h;
+      const { t: qt, row } = qqAt(m * Hq + h);
+      const sxm = sxmNear(sch, qt);
+      const sp = sch.position(sxm);
       const what = `q_quant m${m} h${h}`;
       cur = place(sch, cur, (c) => {
         const xb = readFrom(sch, q.t, m * q.tiles + Math.floor(h / hpv), c, vxm, start, what);
@@ -337,14 +398,14 @@ export const lowerQQuant: Lowering = (ctx, op, start) => {
         issueAny(sch, alus, c, `MUL.fp32 ${name(p)}, ${name(xb)}, ${name(mb)}`);
         const cv = c + d.vxmAlu + d.vxmLarge;
         if (shift === 0) {
-          const o1 = storeRow(sch, qq, row, vxm, cv, what);
+          const o1 = storeRow(sch, qt, row, vxm, cv, what);
           issueAny(sch, alus, c + d.vxmAlu, `CVT.${st.adt} ${name(o1.base)}, ${name(p)}, fp32`);
           end = Math.max(end, o1.ready);
         } else {
           const to = toward(sch, 2, vxm, cv, sp, `${what} to ${sxm}`);
           issueAny(sch, alus, c + d.vxmAlu, `CVT.${st.adt} ${name(to)}, ${name(p)}, fp32`);
           const at = cv + sch.travel(vxm, sp);
-          const o1 = storeRow(sch, qq, row, sp, at + d.sxm, what);
+          const o1 = storeRow(sch, qt, row, sp, at + d.sxm, what);
           sch.issue(sxm, at, `SHIFT.${st.adt} ${name(o1.base)}, ${name(to)}, ${shift}`);
           end = Math.max(end, o1.ready);
         }
@@ -370,28 +431,68 @@ export const lowerKvAppend: Lowering = (ctx, op, start) => {
   const readyOf = (t: ChipTensor, row: number) => Math.max(start, st.ready.get(`${t.name}:${row}`) ?? 0);
   let end = start;
   let cur = start;
-  // V rows, and the new keys in the attention dtype, staged for the SXMs: a copy on each side, so
-  // that both SXMs read theirs every cycle (a slice issues one instruction a cycle)
+  // V rows, one CVT each; with one new key per sequence (T = 1) each key is staged next to its V
+  // row, in the attention dtype, a copy on each side for the SXMs' broadcasts (so that both SXMs
+  // read theirs every cycle: a slice issues one instruction a cycle)
+  const skewed = T >= 2;
   const pairOnSide = (side: 'W' | 'E') => {
     const i = ctx.sram.pairs.findIndex(([x]) => x.startsWith(`MEM.${side}`));
     return i < 0 ? undefined : i;
   };
-  const stages = (['W', 'E'] as const).map((sd) => ctx.sram.alloc(`k_stage_${sd}`, st.adt, M * tilesKV, { pair: pairOnSide(sd) }));
+  // V per kv head on every head slot: PERM index rows, slot q taking lanes q*D .. q*D+D-1
+  const dupIdx = lay.vDup && hpv > 1
+    ? constantApart(ctx, 'v_dup_idx', 'fp16', hpv, i16Bytes(Array.from({ length: hpv * L }, (_, i) => {
+      const l = i % L;
+      return l < hpv * D ? Math.floor(i / L) * D + (l % D) : l;
+    })), [v.t])
+    : null;
+  const stages = skewed ? [] : (['W', 'E'] as const).map((sd) => ctx.sram.alloc(`k_stage_${sd}`, st.adt, M * tilesKV, { pair: pairOnSide(sd) }));
   let stageReady = start;
   for (let m = 0; m < M; m++) {
     const b = Math.floor(m / T);
     const p = P + (m % T);
     for (let j = 0; j < tilesKV; j++) {
-      const vs = lay.vSets[(b * tilesKV + j) * nC + Math.floor(p / H)]!;
-      const dst = setRow(st, 'v', vs, p % H);
-      const what = `kv_append m${m} v${j}`;
-      cur = place(sch, cur, (c) => {
-        const vb = readFrom(sch, v.t, m * v.tiles + j, c, vxm, start, what);
-        const o = storeRow(sch, dst.t, dst.row, vxm, c + d.vxmLarge, what);
-        issueAny(sch, alus, c, `CVT.${st.adt} ${name(o.base)}, ${name(vb)}, fp32`);
-        st.ready.set(`${dst.t.name}:${dst.row}`, o.ready);
-        end = Math.max(end, o.ready);
-      }, what) + 1;
+      if (lay.vDup) {
+        // per kv head g of the vector: its values on every head slot (an SXM PERM), in its own set
+        for (let g = j * hpv; g < Math.min(Hk, (j + 1) * hpv); g++) {
+          const vs = lay.vSets[(b * Hk + g) * nC + Math.floor(p / H)]!;
+          const dst = setRow(st, 'v', vs, p % H);
+          const what = `kv_append m${m} v head ${g}`;
+          const sxm = g % 2 ? 'SXM.E' : 'SXM.W';
+          const sp = sch.position(sxm);
+          cur = place(sch, cur, (c) => {
+            const vb = readFrom(sch, v.t, m * v.tiles + j, c, vxm, start, what);
+            const cv = c + d.vxmLarge;
+            if (hpv === 1) {
+              const o = storeRow(sch, dst.t, dst.row, vxm, cv, what);
+              issueAny(sch, alus, c, `CVT.${st.adt} ${name(o.base)}, ${name(vb)}, fp32`);
+              st.ready.set(`${dst.t.name}:${dst.row}`, o.ready);
+              end = Math.max(end, o.ready);
+              return;
+            }
+            const to = toward(sch, 2, vxm, cv, sp, `${what} to ${sxm}`);
+            issueAny(sch, alus, c, `CVT.${st.adt} ${name(to)}, ${name(vb)}, fp32`);
+            const at = cv + sch.travel(vxm, sp);
+            const ib = readFrom(sch, dupIdx!, g % hpv, at, sp, start, `${what} index`);
+            const o = storeRow(sch, dst.t, dst.row, sp, at + d.sxm, what);
+            sch.issue(sxm, at, `PERM.${st.adt} ${name(o.base)}, ${name(to)}, ${name(ib)}`, what);
+            st.ready.set(`${dst.t.name}:${dst.row}`, o.ready);
+            end = Math.max(end, o.ready);
+          }, what) + 1;
+        }
+      } else {
+        const vs = lay.vSets[(b * tilesKV + j) * nC + Math.floor(p / H)]!;
+        const dst = setRow(st, 'v', vs, p % H);
+        const what = `kv_append m${m} v${j}`;
+        cur = place(sch, cur, (c) => {
+          const vb = readFrom(sch, v.t, m * v.tiles + j, c, vxm, start, what);
+          const o = storeRow(sch, dst.t, dst.row, vxm, c + d.vxmLarge, what);
+          issueAny(sch, alus, c, `CVT.${st.adt} ${name(o.base)}, ${name(vb)}, fp32`);
+          st.ready.set(`${dst.t.name}:${dst.row}`, o.ready);
+          end = Math.max(end, o.ready);
+        }, what) + 1;
+      }
+      if (skewed) continue;
       const kw = `kv_append m${m} k${j}`;
       cur = place(sch, cur, (c) => {
         const kb = readFrom(sch, k.t, m * k.tiles + j, c, vxm, start, kw);
@@ -403,6 +504,12 @@ export const lowerKvAppend: Lowering = (ctx, op, start) => {
       }, kw) + 1;
     }
   }
+  // the graph's caches: decoded by readBackAttention
+  const first = st.planes.find((cp) => cp.k.length)!;
+  register(ctx, 'k_cache', first.k[0]!, M, 0, D, Hk * D, ctx.share.rank * Hk * D);
+  register(ctx, 'v_cache', (st.planes.find((cp) => cp.v.length) ?? first).v[0] ?? first.k[0]!, M, 0, D, Hk * D, ctx.share.rank * Hk * D);
+  void op;
+  if (skewed) return Math.max(end, appendKeysSkewed(ctx, st, k, start));
   // one-hot rows of the new positions' lanes
   const lanesOf = [...new Set(Array.from({ length: T }, (_, t) => (P + t) % L))];
   const oh = new Float64Array(lanesOf.length * L);
@@ -449,13 +556,149 @@ export const lowerKvAppend: Lowering = (ctx, op, start) => {
       }
     }
   }
-  // the graph's caches: decoded by readBackAttention
-  const first = st.planes.find((cp) => cp.k.length)!;
-  register(ctx, 'k_cache', first.k[0]!, M, 0, D, Hk * D, ctx.share.rank * Hk * D);
-  register(ctx, 'v_cache', (st.planes.find((cp) => cp.v.length) ?? first).v[0] ?? first.k[0]!, M, 0, D, Hk * D, ctx.share.rank * Hk * D);
-  void op;
   return end;
 };
+
+/**
+ * kv_append's keys when a sequence brings several (T >= 2): the new keys of a group (sequence b,
+ * kv vector j, position tile jt) become K^T rows by a skewed transpose, two SXM ROTs and a MEM
+ * GATHER, instead of one broadcast per key and row:
+ *  1. key vector n of the group (n = its position's lane in the tile) is cast at the VXM and
+ *     rotated by n at the group's SXM on its way to the group's staging rows (one slice), so that
+ *     B_n[(n + f) mod L] = k_n[f];
+ *  2. K^T row f (feature f of the kv vector: kv head j*hpv + f / D, dimension f mod D) is
+ *     GATHER(B, idx_f) rotated by -f at the same SXM: idx_f[l] is the staging row of the key on
+ *     tile lane (l - f) mod L, or the group's zero row where that lane holds no new key, so that
+ *     lane l of the gather is B_{l-f}[l] = k_{l-f}[f] and the rotation moves it to lane l - f;
+ *  3. the row goes to its K set's slice as it is when the tile holds no older keys (the cache is
+ *     zero on lanes not yet written), else added at the VXM to the row's older lanes.
+ * idx_f depends on the lanes the group's keys take (n0 .. n1), so there is one table of rows
+ * per distinct range (a tile full of new keys, the first and last tiles of a prompt). Groups are
+ * dealt to the two SXMs in turn; each SXM does one ROT per key and one per K^T row.
+ */
+function appendKeysSkewed(ctx: LayerCtx, st: State, k: Act, start: number): number {
+  const lay = st.lay;
+  const { sch, d, vxm, alus, name } = env(ctx);
+  const { lanes: L, tokens: T, past: P, kvHeads: Hk, kpack, hpv, headDim: D, nT, tilesKV, batch: B } = lay;
+  interface Group { b: number; j: number; jt: number; n0: number; n1: number; side: number; base: number; table: number; ready: number }
+  const groups: Group[] = [];
+  const ranges: [number, number][] = [];
+  const rows = [0, 0];
+  for (let b = 0; b < B; b++) {
+    for (let j = 0; j < tilesKV; j++) {
+      for (let jt = Math.floor(P / L); jt <= Math.floor((P + T - 1) / L); jt++) {
+        const n0 = Math.max(P, jt * L) - jt * L;
+        const n1 = Math.min(P + T - 1, jt * L + L - 1) - jt * L;
+        let table = ranges.findIndex(([a, z]) => a === n0 && z === n1);
+        if (table < 0) table = ranges.push([n0, n1]) - 1;
+        const side = groups.length % 2;
+        groups.push({ b, j, jt, n0, n1, side, base: rows[side]!, table, ready: start });
+        // the group's keys, then its zero row
+        rows[side]! += n1 - n0 + 2;
+      }
+    }
+  }
+  // features of a kv vector that hold a kv head of this chip
+  const F = Math.min(hpv, Hk) * D;
+  const idx = new Int16Array(ranges.length * F * L);
+  ranges.forEach(([n0, n1], ti) => {
+    for (let f = 0; f < F; f++) {
+      for (let l = 0; l < L; l++) {
+        const n = (((l - f) % L) + L) % L;
+        idx[(ti * F + f) * L + l] = n >= n0 && n <= n1 ? n - n0 : n1 - n0 + 1;
+      }
+    }
+  });
+  const idxBytes = new Uint8Array(idx.buffer);
+  // where the tables would take more than an eighth of the room left (small chips), only their
+  // first rows (f = 0) are kept and each idx_f is made by a ROT at the other SXM
+  const roomLeft = Math.min(...ctx.weightStore.activationSlices.map((x) => ctx.sram.free(x)));
+  const rotIdx = 2 * ranges.length * F * 8 > roomLeft;
+  const baseBytes = new Uint8Array(new Int16Array(ranges.flatMap((_, ti) => Array.from(idx.subarray(ti * F * L, ti * F * L + L)))).buffer);
+  // per side: the staging rows and a copy of the index tables, in two activation slices of that
+  // side with the most room (the cache planes' slices last)
+  const sides = (['W', 'E'] as const).map((sd, i) => {
+    if (!rows[i]) return null;
+    const cacheSlices = new Set(st.planes.flatMap((cp) => cp.slices));
+    const cands = ctx.weightStore.activationSlices.filter((x) => x.startsWith(`MEM.${sd}`));
+    const room = (x: string) => ctx.sram.free(x) - (cacheSlices.has(x) ? ctx.chip.memVectorsPerSlice : 0);
+    const order = [...cands].sort((x, y) => room(y) - room(x));
+    const stage = ctx.sram.place(`k_skew_${sd}`, st.adt, rows[i]!, [order[0]!]);
+    const tRows = rotIdx ? ranges.length : ranges.length * F;
+    const table = ctx.sram.place(`k_skew_idx_${sd}`, 'fp16', tRows, [order.find((x) => x !== order[0] && ctx.sram.free(x) >= 2 * tRows) ?? order[1] ?? order[0]!], { data: rotIdx ? baseBytes : idxBytes });
+    const sxm = sd === 'W' ? 'SXM.W' : 'SXM.E';
+    return { stage, table, sxm, sp: sch.position(sxm), ps: sch.position(stage.slices[0]!) };
+  });
+  const readyOf = (t: ChipTensor, row: number) => Math.max(start, st.ready.get(`${t.name}:${row}`) ?? 0);
+  // 1. the keys, cast, rotated and staged
+  const curS = [start, start];
+  for (const G of groups) {
+    const sd = sides[G.side]!;
+    for (let t = 0; t < T; t++) {
+      const p = P + t;
+      if (Math.floor(p / L) !== G.jt) continue;
+      const n = p - G.jt * L;
+      const m = G.b * T + t;
+      const what = `kv_append m${m} k${G.j} (skew ${n})`;
+      curS[G.side] = place(sch, curS[G.side]!, (c) => {
+        const kb = readFrom(sch, k.t, m * k.tiles + G.j, c, vxm, start, what);
+        const cv = c + d.vxmLarge;
+        const to = toward(sch, 2, vxm, cv, sd.sp, `${what} to ${sd.sxm}`);
+        issueAny(sch, alus, c, `CVT.${st.adt} ${name(to)}, ${name(kb)}, fp32`);
+        const at = cv + sch.travel(vxm, sd.sp);
+        const o = storeRow(sch, sd.stage, G.base + n - G.n0, sd.sp, at + d.sxm, what);
+        sch.issue(sd.sxm, at, `ROT.${st.adt} ${name(o.base)}, ${name(to)}, ${n}`, what);
+        G.ready = Math.max(G.ready, o.ready);
+      }, what) + 1;
+    }
+  }
+  // 2, 3. the K^T rows
+  let end = start;
+  for (const G of groups) {
+    const sd = sides[G.side]!;
+    const merge = G.n0 > 0;
+    let cur = G.ready;
+    for (let f = 0; f < F; f++) {
+      const g = G.j * hpv + Math.floor(f / D);
+      if (g >= Hk) break;
+      const pi = G.b * Hk + g;
+      const ks = lay.kSets[Math.floor(pi / kpack) * nT + G.jt]!;
+      const dst = setRow(st, 'k', ks, (pi % kpack) * D + (f % D));
+      const what = `kv_append b${G.b} g${g} d${f % D} tile ${G.jt}`;
+      cur = place(sch, cur, (c) => {
+        let ib: number;
+        if (rotIdx) {
+          // idx_f = idx_0 rotated by f, at the other SXM
+          const ox = sd.sxm === 'SXM.W' ? 'SXM.E' : 'SXM.W';
+          const op = sch.position(ox);
+          const rc = c - sch.travel(op, sd.ps) - d.sxm;
+          const bb = readFrom(sch, sd.table, G.table, rc, op, start, `${what} index base`);
+          ib = toward(sch, 2, op, rc + d.sxm, sd.ps, `${what} index`);
+          sch.issue(ox, rc, `ROT.fp16 ${name(ib)}, ${name(bb)}, ${f}`, what);
+        } else ib = readFrom(sch, sd.table, G.table * F + f, c, sd.ps, start, `${what} index`);
+        const gb = toward(sch, 2, sd.ps, c + d.memRead, sd.sp, `${what} gathered`);
+        sch.claimPorts(sd.stage.slices[0]!, c, 2, what);
+        sch.issue(sd.stage.slices[0]!, c, `GATHER ${sd.stage.name}[${G.base}], ${name(ib)}, ${name(gb)}, 2`, what);
+        const r = c + d.memRead + sch.travel(sd.ps, sd.sp);
+        let o: { base: number; ready: number };
+        if (!merge) {
+          o = storeRow(sch, dst.t, dst.row, sd.sp, r + d.sxm, what);
+          sch.issue(sd.sxm, r, `ROT.${st.adt} ${name(o.base)}, ${name(gb)}, ${(L - f) % L}`, what);
+        } else {
+          const rb = toward(sch, 2, sd.sp, r + d.sxm, vxm, `${what} to the VXM`);
+          sch.issue(sd.sxm, r, `ROT.${st.adt} ${name(rb)}, ${name(gb)}, ${(L - f) % L}`, what);
+          const a = r + d.sxm + sch.travel(sd.sp, vxm);
+          const ob = readFrom(sch, dst.t, dst.row, a, vxm, readyOf(dst.t, dst.row), `${what} old row`);
+          o = storeRow(sch, dst.t, dst.row, vxm, a + d.vxmAlu, what);
+          issueAny(sch, alus, a, `ADD.${st.adt} ${name(o.base)}, ${name(rb)}, ${name(ob)}`);
+        }
+        st.ready.set(`${dst.t.name}:${dst.row}`, o.ready);
+        end = Math.max(end, o.ready);
+      }, what) + 1;
+    }
+  }
+  return end;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Installing a K or V set into a plane: IW i installs rows i*r .. i*r+r-1, slice j reading local
@@ -496,7 +739,7 @@ function installIw(ctx: LayerCtx, st: State, p: number, kind: 'k' | 'v', base: n
   if (i + n >= lr && H % r) sch.issue(cp.queue, c0 + lr - 1 - i, `IW.${st.adt} ${(lr - 1) * r}, ${sch.plan.streamName(sb)}, ${H % r}`);
 }
 
-function install(ctx: LayerCtx, st: State, p: number, kind: 'k' | 'v', base: number, earliest: number, floor: number, what: string): number {
+export function install(ctx: LayerCtx, st: State, p: number, kind: 'k' | 'v', base: number, earliest: number, floor: number, what: string): number {
   const sch = ctx.sch;
   const { lr } = st.lay.planes[p]!;
   try {
@@ -550,14 +793,14 @@ function runPlanes(
 
 /** A row set split over up to two tensors in different pairs (by softmax row parity), so that
  * the softmax passes read two rows a cycle: R rows of `per` vectors each. */
-function parts(ctx: LayerCtx, name: string, R: number, per: number, avoid: ChipTensor[]): ChipTensor[] {
+export function parts(ctx: LayerCtx, name: string, R: number, per: number, avoid: ChipTensor[]): ChipTensor[] {
   const k = Math.min(2, R, ctx.sram.pairs.length);
   const out: ChipTensor[] = [];
   for (let i = 0; i < k; i++) out.push(allocNear(ctx, `${name}_${i}`, 'fp32', Math.ceil((R - i) / k) * per, [...avoid, ...out]));
   return out;
 }
 
-function partRow<X>(ps: X[], r: number, per: number, jt: number): { t: X; row: number } {
+export function partRow<X>(ps: X[], r: number, per: number, jt: number): { t: X; row: number } {
   return { t: ps[r % ps.length]!, row: Math.floor(r / ps.length) * per + jt };
 }
 
@@ -588,6 +831,10 @@ function pqAt(lay: AttentionLayout): { plane: Int32Array; row: Int32Array; rows:
 export const lowerAttnScores: Lowering = (ctx, op, start) => {
   const st = state(ctx);
   const lay = st.lay;
+  if (lay.vDup) {
+    lowerBlocked(ctx, st, start);
+    return st.ends!.scores;
+  }
   const { sch, d, name } = env(ctx);
   const { lanes: L, tokens: T, heads: Hq, kvHeads: Hk, group: G, kpack, nT, batch: B } = lay;
   const qq = st.qq ?? act(ctx, op.inputs[0]!.name).t;
@@ -645,6 +892,7 @@ interface SoftRow {
 
 export const lowerSoftmax: Lowering = (ctx, op, start) => {
   const st = state(ctx);
+  if (st.ends) return Math.max(start, st.ends.softmax);
   const lay = st.lay;
   const { sch, d, vxm, alus, name } = env(ctx);
   const { lanes: L, half: H, tokens: T, heads: Hq, nT, nC, batch: B } = lay;
@@ -922,6 +1170,7 @@ export const lowerProbsQuant: Lowering = (ctx, _op, start) => {
 
 export const lowerAttnValues: Lowering = (ctx, op, start) => {
   const st = state(ctx);
+  if (st.ends) return Math.max(start, st.ends.values);
   const lay = st.lay;
   const { sch, d, vxm, alus, name } = env(ctx);
   const { half: H, tokens: T, heads: Hq, group: G, hpv, headDim: D, nC, tilesKV, batch: B } = lay;
@@ -1113,17 +1362,20 @@ export function readBackAttention(
   };
   const HqG = Hq * ranks;
   const HkG = Hk * ranks;
-  const pqWhere = pqAt(lay);
+  const pqWhere = lay.blocked ? { plane: new Int32Array(0), row: new Int32Array(0) } : pqAt(lay);
   switch (name) {
     case 'q_rope_q': {
       const M = B * T;
+      const qw = lay.qqWhere;
       for (let rank = 0; rank < ranks; rank++) {
-        const v = get(rank, lay.tensors.qq);
         for (let m = 0; m < M; m++) {
           const b = Math.floor(m / T);
           for (let h = 0; h < Hq; h++) {
             const s = (b * Hk + Math.floor(h / G)) % kpack;
-            for (let dd = 0; dd < D; dd++) out[m * HqG * D + (rank * Hq + h) * D + dd] = v[(m * Hq + h) * L + s * D + dd]!;
+            const i = m * Hq + h;
+            const v = get(rank, qw ? lay.tensors.qqParts![qw.plane[i]!]! : lay.tensors.qq);
+            const row = qw ? qw.row[i]! : i;
+            for (let dd = 0; dd < D; dd++) out[m * HqG * D + (rank * Hq + h) * D + dd] = v[row * L + s * D + dd]!;
           }
         }
       }
@@ -1144,7 +1396,7 @@ export function readBackAttention(
                   at = setAt('k', lay.kSets[Math.floor(pi / kpack) * nT + Math.floor(pos / L)]!, (pi % kpack) * D + dd);
                   lane = pos % L;
                 } else {
-                  at = setAt('v', lay.vSets[(b * tilesKV + Math.floor(g / hpv)) * nC + Math.floor(pos / H)]!, pos % H);
+                  at = setAt('v', lay.vSets[(b * lay.vGroups + (lay.vDup ? g : Math.floor(g / hpv))) * nC + Math.floor(pos / H)]!, pos % H);
                   lane = (g % hpv) * D + dd;
                 }
                 out[((b * HkG + rank * Hk + g) * S + pos) * D + dd] = get(rank, at.t)[at.row * L + lane]!;
@@ -1158,6 +1410,8 @@ export function readBackAttention(
     case 'scores':
     case 'probs':
     case 'probs_q': {
+      const bl = lay.blocked;
+      if (bl && !bl.complete) throw new SfError(`${name}: the attention pipeline reused its rows (a timing-only layout); compile without --timing-only, where every row is kept, to read it back`);
       const fill = name === 'scores' ? -Infinity : 0;
       out.fill(fill);
       for (let rank = 0; rank < ranks; rank++) {
@@ -1170,10 +1424,12 @@ export function readBackAttention(
               for (let pos = lo; pos <= hi; pos++) {
                 if (name === 'probs_q') {
                   const i = r * nC + Math.floor(pos / H);
-                  out[o + pos] = get(rank, lay.tensors.probsQ[pqWhere.plane[i]!]!)[pqWhere.row[i]! * L + (pos % H)]!;
+                  const pl = bl ? bl.pqPlane[i]! : pqWhere.plane[i]!;
+                  const row = bl ? bl.pqRow[i]! : pqWhere.row[i]!;
+                  out[o + pos] = get(rank, lay.tensors.probsQ[pl]!)[row * L + (pos % H)]!;
                 }
                 else {
-                  const at = partRow(name === 'scores' ? lay.tensors.scores : lay.tensors.probs, r, nT, Math.floor(pos / L));
+                  const at = partRow(name === 'scores' ? lay.tensors.scores : lay.tensors.probs, bl ? bl.slot[r]! : r, nT, Math.floor(pos / L));
                   out[o + pos] = get(rank, at.t)[at.row * L + (pos % L)]!;
                 }
               }

@@ -28,14 +28,14 @@ export function issueAny(sch: Schedule, queues: string[], cycle: number, text: s
 
 /** Streams for a value written at the VXM on `cycle` and read there on the same cycle by the
  * next ALU; eastward if free, else westward. */
-export function chainAny(sch: Schedule, width: number, cycle: number, what: string): number {
+export function chainAny(sch: Schedule, width: number, cycle: number, what: string, eastFirst = true): number {
   const vxm = sch.position('VXM');
   const v = [{ offset: 0, width, from: vxm, cycle, to: vxm }];
   try {
-    return sch.pickStreams(true, width, v, what);
+    return sch.pickStreams(eastFirst, width, v, what);
   } catch (e) {
     if (!(e instanceof ScheduleConflict)) throw e;
-    return sch.pickStreams(false, width, v, what);
+    return sch.pickStreams(!eastFirst, width, v, what);
   }
 }
 
@@ -88,9 +88,14 @@ export function i16Bytes(values: ArrayLike<number>): Uint8Array {
   return new Uint8Array(Int16Array.from(values).buffer);
 }
 
+
 /** Schedule.attempt, reporting the conflict of the last try when nothing fits. */
 export function place(sch: Schedule, earliest: number, fn: (cycle: number) => void, what: string, tries = 4096): number {
   let last = '';
+  // a conflict is control flow here (the next cycle is tried): no stack trace for it, which would
+  // cost more than the try itself
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   try {
     return sch.attempt(earliest, (c) => {
       try {
@@ -101,8 +106,13 @@ export function place(sch: Schedule, earliest: number, fn: (cycle: number) => vo
       }
     }, what, tries);
   } catch (e) {
-    if (e instanceof ScheduleConflict && last) throw new ScheduleConflict(`${what}: nothing fits in ${tries} cycles from ${earliest}; last try: ${last}`);
+    if (e instanceof ScheduleConflict && last) {
+      Error.stackTraceLimit = limit;
+      throw new ScheduleConflict(`${what}: nothing fits in ${tries} cycles from ${earliest}; last try: ${last}`);
+    }
     throw e;
+  } finally {
+    Error.stackTraceLimit = limit;
   }
 }
 
