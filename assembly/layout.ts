@@ -48,8 +48,11 @@ export let LINK_INBOX: usize = 0;
 /** Slots per stream ring (power of two, more than any value's flight plus the longest delay). */
 export let RING: i32 = 0;
 export let RING_MASK: i32 = 0;
-/** Bytes of one MXM plane's record: weights, accumulators, installed-row flags, meta. */
+export let RING_BITS: i32 = 0;
+/** Bytes of one MXM plane's record: installed byte-plane rows (copies), row pointers,
+ * accumulators, installed-row flags, meta. */
 export let PLANE_BYTES: usize = 0;
+export let PLANE_PTRS: usize = 0;
 export let PLANE_ACC: usize = 0;
 export let PLANE_ROWS: usize = 0;
 export let PLANE_META: usize = 0;
@@ -77,6 +80,17 @@ export let END: usize = 0;
 export let BUF_A: usize = 0;
 export let BUF_B: usize = 0;
 export let PTRS: usize = 0; // up to 64 plane pointers
+/** Per MEM slice, 1 if no instruction of the loaded program writes it (WRITE, SCATTER): its SRAM
+ * is constant during a run, so a READ from it puts a reference on the stream, not a copy. */
+export let SLICE_RO: usize = 0;
+/** Per MEM slice, i32 [lo, hi): the vectors WRITE/SCATTER changed since the host last cleared
+ * them (lo >= hi: none), so that a reset clears only those (host: Core.reset). */
+export let WRITTEN: usize = 0;
+/** The running queues of the current pass, ascending (runUntil). */
+export let ACTIVE: usize = 0;
+/** LANES zero bytes (never written): what an unchecked read of a stream slot empty since the
+ * reset sees. */
+export let ZEROS: usize = 0;
 
 const offsets = memory.data(REGION_COUNT * 8, 8);
 const sizes = memory.data(REGION_COUNT * 8, 8);
@@ -143,13 +157,18 @@ export function initLayout(): i32 {
   if (D_C2C_RECV > maxDelay) maxDelay = D_C2C_RECV;
   const span = POSITIONS * HOP + maxDelay + 2;
   RING = 1;
-  while (RING < span) RING <<= 1;
+  RING_BITS = 0;
+  while (RING < span) {
+    RING <<= 1;
+    RING_BITS++;
+  }
   RING_MASK = RING - 1;
 
   const L = <usize>LANES;
   // a timing-only core keeps no weights or accumulators, only which rows are installed
   const fn: usize = FUNCTIONAL ? 1 : 0;
-  PLANE_ACC = fn * 2 * L * L; // int8 pairs use L*L bytes; fp16/bf16 widened to f32 use 2*L*L
+  PLANE_PTRS = fn * L * L; // L byte-plane rows of L bytes: int8 row k, or byte b of fp16 row k at 2k+b
+  PLANE_ACC = PLANE_PTRS + fn * L * 4;
   PLANE_ROWS = PLANE_ACC + fn * L * 4;
   PLANE_META = PLANE_ROWS + L;
   PLANE_BYTES = align64(PLANE_META + PLANE_META_BYTES);
@@ -157,10 +176,15 @@ export function initLayout(): i32 {
 
   cursor = <u64>(CONTROL_OFFSET + CONTROL_BYTES);
   PROGRAM = place(REGION_PROGRAM, <u64>MAX_INSTR * 16);
-  SCRATCH = place(REGION_SCRATCH, <u64>(L * 8 * 2 + 64 * 8));
+  const sliceBytes = align64(<usize>MEM_SLICES);
+  SCRATCH = place(REGION_SCRATCH, <u64>(L * 8 * 2 + 64 * 8 + sliceBytes + <usize>MEM_SLICES * 8 + <usize>NQUEUES * 4 + L));
   BUF_A = SCRATCH;
   BUF_B = SCRATCH + L * 8;
   PTRS = SCRATCH + L * 16;
+  SLICE_RO = PTRS + 64 * 8;
+  WRITTEN = SLICE_RO + sliceBytes;
+  ACTIVE = WRITTEN + <usize>MEM_SLICES * 8;
+  ZEROS = ACTIVE + <usize>NQUEUES * 4;
   TRACE = place(REGION_TRACE, <u64>TRACE_CAP * <u64>TRACE_EVENT_BYTES);
   SRAM_DIRTY = place(REGION_SRAM_DIRTY, TRACK_DIRTY && FUNCTIONAL ? <u64>MEM_SLICES * <u64>MEM_VECTORS : 0);
   STATE = place(REGION_STATE, <u64>STATE_BYTES);
@@ -186,6 +210,7 @@ export function initLayout(): i32 {
   if (pages > have) {
     if (memory.grow(pages - have) < 0) return -1;
   }
+  memory.fill(ZEROS, 0, L);
   return 0;
 }
 

@@ -12,7 +12,7 @@ export const REGION_COUNT: i32 = 14;
 export const STATE_BYTES: usize = 128;
 export const QSTATE_BYTES: usize = 48;
 export const PLANE_META_BYTES: usize = 16;
-export const STREAM_META_BYTES: usize = 16;
+export const STREAM_META_BYTES: usize = 24;
 export const STREAM_WRITERS: i32 = 4;
 export const TRACE_EVENT_BYTES: usize = 16;
 

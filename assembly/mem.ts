@@ -1,13 +1,24 @@
 // MEM slices: SRAM <-> streams. A slice holds MEM_VECTORS vectors of LANES bytes. Reads use
 // their ports on the issue cycle and put data on the streams D_MEM_READ cycles later; writes
 // sample the streams on the issue cycle and write the array (using ports) one cycle later.
-import { LANES, MEM_VECTORS, SRAM, PTRS, FUNCTIONAL, D_MEM_READ, SRAM_DIRTY, TRACK_DIRTY } from './layout';
-import { curCycle, raise, readGroup, writeGroup, usePorts, groupValid, setWatchHit, watching } from './streams';
+import { LANES, MEM_VECTORS, SRAM, PTRS, FUNCTIONAL, D_MEM_READ, SRAM_DIRTY, TRACK_DIRTY, SLICE_RO, WRITTEN } from './layout';
+import { curCycle, raise, readGroup, writeGroup, writeStream, usePorts, groupValid, setWatchHit, watching, lastMeta } from './streams';
 import { loadI } from './numerics';
 import { ERR_SRAM_RANGE, ERR_BAD_OPERAND, DT_INT16 } from './isa.generated';
 import { bpSramHit } from './breakpoints';
 
 function dirty(slice: i32, addr: i32, width: i32): void {
+  // the range the next reset must clear
+  const r = WRITTEN + (<usize>slice << 3);
+  const lo = load<i32>(r);
+  const hi = load<i32>(r + 4);
+  if (lo >= hi) {
+    store<i32>(r, addr);
+    store<i32>(r + 4, addr + width);
+  } else {
+    if (addr < lo) store<i32>(r, addr);
+    if (addr + width > hi) store<i32>(r + 4, addr + width);
+  }
   if (!TRACK_DIRTY) return;
   memory.fill(SRAM_DIRTY + <usize>slice * <usize>MEM_VECTORS + <usize>addr, 1, <usize>width);
 }
@@ -35,10 +46,20 @@ export function memRead(slice: i32, addr: i32, dst: i32, width: i32): void {
   if (!groupValid(dst, width)) { raise(ERR_BAD_OPERAND, dst, width, 0); return; }
   if (!rangeOk(addr, width)) return;
   usePorts(slice, curCycle, width);
-  writeGroup(PTRS, dst, width, curCycle + D_MEM_READ);
-  if (!FUNCTIONAL) return;
+  const at = curCycle + D_MEM_READ;
+  if (!FUNCTIONAL) {
+    for (let k = 0; k < width; k++) writeStream(dst + k, at);
+    return;
+  }
+  // a slice no instruction writes holds the same bytes for the whole run: the stream carries a
+  // reference to the SRAM vector (readStream resolves it), not a copy
+  const ro = load<u8>(SLICE_RO + <usize>slice) != 0;
   for (let k = 0; k < width; k++) {
-    memory.copy(load<usize>(PTRS + (<usize>k << 2)), vec(slice, addr + k), <usize>LANES);
+    const p = writeStream(dst + k, at);
+    // the reference is the vector's index + 1 (not its address: the state must not depend on
+    // where the layout put SRAM)
+    if (ro) store<u32>(lastMeta + 16, <u32>(slice * MEM_VECTORS + addr + k + 1));
+    else memory.copy(p, vec(slice, addr + k), <usize>LANES);
   }
 }
 

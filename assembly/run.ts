@@ -22,7 +22,7 @@ import { mxmInstall, mxmMultiply } from './mxm';
 import { sxmExec } from './sxm';
 import { c2cSend, c2cRecv } from './c2c';
 import { anyBreakpoints, nextCycleBreakpoint, cycleBreakpointIndex, bpBeforeIssue } from './breakpoints';
-import { BUF_B } from './layout';
+import { BUF_B, ACTIVE } from './layout';
 
 /** The cycle whose breakpoints were reported last; they do not fire again when resuming there. */
 let resumeCycle: i64 = -1;
@@ -247,6 +247,18 @@ function scanNext(): i64 {
   return next;
 }
 
+/** Lists the running queues in ACTIVE (ascending); returns how many. */
+function listActive(): i32 {
+  let n = 0;
+  for (let q = 0; q < NQUEUES; q++) {
+    if (load<i32>(qs(q) + QS_STATUS) == QSTATUS_RUNNING) {
+      store<i32>(ACTIVE + (<usize>n << 2), q);
+      n++;
+    }
+  }
+  return n;
+}
+
 function firstParked(): i32 {
   for (let q = 0; q < NQUEUES; q++) if (load<i32>(qs(q) + QS_STATUS) == QSTATUS_PARKED) return q;
   return -1;
@@ -262,6 +274,9 @@ export function runUntil(limit: i64): i32 {
   const bps = anyBreakpoints();
   setWatching(bps);
   let next = scanNext();
+  // the pass visits only the running queues, in queue order; the list is made again after a
+  // pass in which a queue stopped running (HALT, SYNC) or started again (NOTIFY)
+  let active = listActive();
   while (true) {
     if (next == i64.MAX_VALUE) {
       const parked = firstParked();
@@ -300,20 +315,28 @@ export function runUntil(limit: i64): i32 {
     }
     const notifiesBefore = load<i64>(STATE + ST_LAST_NOTIFY);
     next = i64.MAX_VALUE;
-    for (let q = 0; q < NQUEUES; q++) {
+    let changed = false;
+    for (let i = 0; i < active; i++) {
+      const q = load<i32>(ACTIVE + (<usize>i << 2));
       const s = qs(q);
-      if (load<i32>(s + QS_STATUS) != QSTATUS_RUNNING) continue;
       let n = load<i64>(s + QS_NEXT);
       if (n == c) {
         execQueue(q, c);
         if (failed) return stop(STOP_ERROR, c);
-        if (load<i32>(s + QS_STATUS) != QSTATUS_RUNNING) continue;
+        if (load<i32>(s + QS_STATUS) != QSTATUS_RUNNING) {
+          changed = true;
+          continue;
+        }
         n = load<i64>(s + QS_NEXT);
       }
       if (n < next) next = n;
     }
     // a NOTIFY restarts queues the pass may already have passed: they issue on c + 1
-    if (load<i64>(STATE + ST_LAST_NOTIFY) != notifiesBefore && c + 1 < next) next = c + 1;
+    if (load<i64>(STATE + ST_LAST_NOTIFY) != notifiesBefore) {
+      changed = true;
+      if (c + 1 < next) next = c + 1;
+    }
+    if (changed) active = listActive();
     c++;
     if (watchHit >= 0) {
       store<i32>(STATE + ST_BP_HIT, watchHit);

@@ -8,8 +8,8 @@
 // segments: a writer further along the stream replaces the value from its position on, as a
 // slice overwriting a stream register does (up to STREAM_WRITERS per flight).
 import {
-  S, NSTREAMS, RING_MASK, HOP, LANES, CHECKED, FUNCTIONAL, STATE, STREAM_META, STREAM_DATA, STREAM_STATS,
-  PORTS, MEM_PORTS,
+  S, NSTREAMS, RING_MASK, RING_BITS, HOP, LANES, CHECKED, FUNCTIONAL, STATE, STREAM_META, STREAM_DATA, STREAM_STATS,
+  PORTS, MEM_PORTS, SRAM, ZEROS,
 } from './layout';
 import { ST_ERR_CODE, ST_ERR_QUEUE, ST_ERR_PC, ST_ERR_STREAM, ST_ERR_A, ST_ERR_B, ST_ERR_CYCLE, ST_STOP_REASON, STREAM_META_BYTES, STREAM_WRITERS } from './map.generated';
 import { bpStreamHit } from './breakpoints';
@@ -65,16 +65,25 @@ export function raise(code: i32, stream: i32, a: i32, b: i32): void {
   return s < S ? c - <i64>(pos * HOP) : c + <i64>(pos * HOP);
 }
 
-@inline function entryIndex(s: i32, w: i64, k: i32): usize {
-  return (<usize>s * <usize>(RING_MASK + 1) + <usize>(<i32>w & RING_MASK)) * <usize>STREAM_WRITERS + <usize>k;
+// Entry i of the stream tables (meta at STREAM_META + i * STREAM_META_BYTES, payload at
+// STREAM_DATA + i * LANES): the first writer of each slot (stream s, slot w & (RING-1)) at
+// i = s * RING + slot, compact, since most flights have one writer; the other writers (segments)
+// after all the first ones, STREAM_WRITERS - 1 per slot. The first entry counts its flight's
+// writers (meta + 20), so a read looks past it only when the flight has segments.
+@inline function slotOf(s: i32, w: i64): usize {
+  return (<usize>s << <usize>RING_BITS) + <usize>(<i32>w & RING_MASK);
+}
+
+@inline function entryOf(slot: usize, k: i32): usize {
+  return k == 0 ? slot : (<usize>NSTREAMS << <usize>RING_BITS) + slot * <usize>(STREAM_WRITERS - 1) + <usize>(k - 1);
 }
 
 @inline export function entryMeta(s: i32, w: i64, k: i32): usize {
-  return STREAM_META + entryIndex(s, w, k) * STREAM_META_BYTES;
+  return STREAM_META + entryOf(slotOf(s, w), k) * STREAM_META_BYTES;
 }
 
 @inline export function entryData(s: i32, w: i64, k: i32): usize {
-  return STREAM_DATA + entryIndex(s, w, k) * <usize>LANES;
+  return STREAM_DATA + entryOf(slotOf(s, w), k) * <usize>LANES;
 }
 
 /** Pointer to the payload that stream s holds at (curPos, curCycle): the value of the nearest
@@ -84,63 +93,110 @@ export function raise(code: i32, stream: i32, a: i32, b: i32): void {
 export function readStream(s: i32): usize {
   const w = flightKey(s, curPos, curCycle);
   const east = s < S;
-  let best = -1;
-  let bestPos = 0;
+  const slot = slotOf(s, w);
+  const m0 = STREAM_META + slot * STREAM_META_BYTES;
+  let best: usize = 0;
+  let found = false;
   let downstream = -1;
-  // a flight's writers always fill a prefix of its entries (claims take the first entry not of
-  // this flight), so the scan stops at the first entry of another flight
-  for (let k = 0; k < STREAM_WRITERS; k++) {
-    const m = entryMeta(s, w, k);
-    if (load<i64>(m) != w) break;
-    const p = <i32>load<i16>(m + 8);
-    if (east ? p <= curPos : p >= curPos) {
-      if (best < 0 || (east ? p > bestPos : p < bestPos)) {
-        best = k;
-        bestPos = p;
+  if (load<i64>(m0) == w) {
+    const p0 = <i32>load<i16>(m0 + 8);
+    const n = load<i32>(m0 + 20);
+    if (n <= 1) {
+      // one writer: the common case
+      if (east ? p0 <= curPos : p0 >= curPos) {
+        best = slot;
+        found = true;
+      } else downstream = p0;
+    } else {
+      let bestPos = 0;
+      for (let k = 0; k < n; k++) {
+        const i = entryOf(slot, k);
+        const p = <i32>load<i16>(STREAM_META + i * STREAM_META_BYTES + 8);
+        if (east ? p <= curPos : p >= curPos) {
+          if (!found || (east ? p > bestPos : p < bestPos)) {
+            best = i;
+            bestPos = p;
+            found = true;
+          }
+        } else if (downstream < 0) downstream = p;
       }
-    } else if (downstream < 0) downstream = p;
+    }
   }
-  if (best < 0) {
+  if (!found) {
     if (CHECKED) raise(ERR_STREAM_EMPTY, s, downstream, 0);
-    best = 0;
+    if (!FUNCTIONAL) return 0;
+    // unchecked: what the slot's first entry holds if it was written since the reset, else
+    // zeros (its payload is left over from before the reset, not state)
+    if (load<i64>(m0) == i64.MIN_VALUE) return ZEROS;
+    best = slot;
   }
-  return FUNCTIONAL ? entryData(s, w, best) : 0;
+  if (!FUNCTIONAL) return 0;
+  // a READ from a slice no instruction writes leaves the SRAM vector's index + 1 instead of a copy
+  const ref = load<u32>(STREAM_META + best * STREAM_META_BYTES + 16);
+  lastRef = ref;
+  return ref != 0 ? SRAM + <usize>(ref - 1) * <usize>LANES : STREAM_DATA + best * <usize>LANES;
 }
+
+/** The reference the last readStream found (0: a payload of its own). */
+export let lastRef: u32 = 0;
+
+/** readGroup, and each stream's reference (SRAM vector index + 1, or 0) into refs[0..g-1]. */
+export function readGroupRefs(tab: usize, refs: usize, s: i32, g: i32): void {
+  for (let k = 0; k < g; k++) {
+    store<usize>(tab + (<usize>k << 2), readStream(s + k));
+    store<u32>(refs + (<usize>k << 2), lastRef);
+  }
+}
+
+/** The meta entry the last writeStream claimed (for a READ to put a reference in). */
+export let lastMeta: usize = 0;
 
 /** Claims an entry of stream s's flight for a value the current instruction puts on it at
  * curPos on cycle `at`; returns the payload pointer to fill (0 in timing-only mode). Two writes
  * of one flight at one position collide; writers at different positions are segments. */
 export function writeStream(s: i32, at: i64): usize {
   const w = flightKey(s, curPos, at);
-  let free = -1;
-  for (let k = 0; k < STREAM_WRITERS; k++) {
-    const m = entryMeta(s, w, k);
-    if (load<i64>(m) != w) {
-      free = k;
-      break;
-    } else if (<i32>load<i16>(m + 8) == curPos) {
-      if (CHECKED) raise(ERR_STREAM_COLLISION, s, curPos, <i32>load<i16>(m + 10));
-      free = k; // unchecked: the later write wins
-      break;
+  const slot = slotOf(s, w);
+  const m0 = STREAM_META + slot * STREAM_META_BYTES;
+  let i = slot;
+  if (load<i64>(m0) != w) {
+    // the flight's first writer
+    store<i64>(m0, w);
+    store<i32>(m0 + 20, 1);
+  } else {
+    const n = load<i32>(m0 + 20);
+    let k = 0;
+    for (; k < n; k++) {
+      const mk = STREAM_META + entryOf(slot, k) * STREAM_META_BYTES;
+      if (<i32>load<i16>(mk + 8) == curPos) {
+        if (CHECKED) raise(ERR_STREAM_COLLISION, s, curPos, <i32>load<i16>(mk + 10));
+        break; // unchecked: the later write wins
+      }
     }
+    if (k == n) {
+      if (n < STREAM_WRITERS) store<i32>(m0 + 20, n + 1);
+      else {
+        // more segments on one flight than the emulator keeps: always an error (never silently wrong)
+        raise(ERR_STREAM_COLLISION, s, -1, STREAM_WRITERS);
+        k = 0;
+      }
+    }
+    i = entryOf(slot, k);
+    store<i64>(STREAM_META + i * STREAM_META_BYTES, w);
   }
-  if (free < 0) {
-    // more segments on one flight than the emulator keeps: always an error (never silently wrong)
-    raise(ERR_STREAM_COLLISION, s, -1, STREAM_WRITERS);
-    free = 0;
-  }
-  const m = entryMeta(s, w, free);
-  store<i64>(m, w);
+  const m = STREAM_META + i * STREAM_META_BYTES;
   store<i16>(m + 8, <i16>curPos);
   store<i16>(m + 10, <i16>curQueue);
   store<i32>(m + 12, curPc);
+  store<u32>(m + 16, 0);
+  lastMeta = m;
   if (watching) {
     const h = bpStreamHit(s);
     if (h >= 0) setWatchHit(h);
   }
   const st = STREAM_STATS + (<usize>s << 3);
   store<i64>(st, load<i64>(st) + <i64>LANES);
-  return FUNCTIONAL ? entryData(s, w, free) : 0;
+  return FUNCTIONAL ? STREAM_DATA + i * <usize>LANES : 0;
 }
 
 /** Fills plane pointers tab[0..g-1] for reading the group starting at stream s. */
@@ -169,13 +225,10 @@ export function usePorts(slice: i32, c: i64, n: i32): void {
   if (CHECKED && used > MEM_PORTS) raise(ERR_MEM_PORT, -1, used, MEM_PORTS);
 }
 
-/** Empties every stream slot and port record (reset). */
+/** Empties every stream slot (reset): an entry with the empty tag holds no value, and the rest
+ * of it (and its payload) is not state (the hash skips it). */
 export function clearStreams(): void {
   const slots = <usize>NSTREAMS * <usize>(RING_MASK + 1) * <usize>STREAM_WRITERS;
-  for (let i: usize = 0; i < slots; i++) {
-    const m = STREAM_META + i * STREAM_META_BYTES;
-    store<i64>(m, i64.MIN_VALUE);
-    store<i64>(m + 8, 0);
-  }
+  for (let i: usize = 0; i < slots; i++) store<i64>(STREAM_META + i * STREAM_META_BYTES, i64.MIN_VALUE);
   memory.fill(STREAM_STATS, 0, <usize>NSTREAMS * 8);
 }

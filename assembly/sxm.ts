@@ -1,8 +1,9 @@
 // The SXM: lane movement (shift, rotate, permute, distribute, transpose) works on each byte plane
 // alike, so it is dtype-blind; the reductions (sum, max) decode the dtype.
-import { LANES, PTRS, FUNCTIONAL, D_SXM, D_SXM_REDUCE, BUF_A } from './layout';
+import { LANES, PTRS, FUNCTIONAL, D_SXM, D_SXM_REDUCE, BUF_A, BUF_B } from './layout';
+import { unpack, pack } from './lanes';
 import { curCycle, raise, readGroup, writeGroup, groupValid } from './streams';
-import { loadF, storeF, loadI, storeI, isIntDtype, isValidDtype } from './numerics';
+import { loadI, isIntDtype, isValidDtype } from './numerics';
 import { OP_SHIFT, OP_ROT, OP_PERM, OP_DIST, OP_TRANS, OP_RSUM, OP_RMAX, ERR_BAD_OPERAND, DT_INT16, dtypeBytes } from './isa.generated';
 
 const TA: usize = 0;
@@ -79,22 +80,29 @@ export function sxmExec(op: i32, dt: i32, dst: i32, sa: i32, sb: i32, a: i32, b:
     }
     return;
   }
+  // reductions on whole vectors: the elements unpacked once, each segment reduced in lane order
+  // (the same order, so the same float sums), the result packed into the dtype
   const isMax = op == OP_RMAX;
+  const X = BUF_A;
+  const R = BUF_B;
+  unpack(A, dt, X);
+  const isInt = isIntDtype(dt);
   for (let s0 = 0; s0 < L; s0 += seg) {
-    if (isIntDtype(dt)) {
-      let acc = loadI(A, dt, s0);
+    if (isInt) {
+      let acc = load<i32>(X + (<usize>s0 << 2));
       for (let i = s0 + 1; i < s0 + seg; i++) {
-        const v = loadI(A, dt, i);
+        const v = load<i32>(X + (<usize>i << 2));
         acc = isMax ? (v > acc ? v : acc) : acc + v;
       }
-      for (let i = s0; i < s0 + seg; i++) storeI(D, dt, i, acc);
+      for (let i = s0; i < s0 + seg; i++) store<i32>(R + (<usize>i << 2), acc);
     } else {
-      let acc = loadF(A, dt, s0);
+      let acc = load<f32>(X + (<usize>s0 << 2));
       for (let i = s0 + 1; i < s0 + seg; i++) {
-        const v = loadF(A, dt, i);
+        const v = load<f32>(X + (<usize>i << 2));
         acc = isMax ? (v != v || acc != acc ? NaN : (v > acc ? v : acc)) : acc + v;
       }
-      for (let i = s0; i < s0 + seg; i++) storeF(D, dt, i, acc);
+      for (let i = s0; i < s0 + seg; i++) store<f32>(R + (<usize>i << 2), acc);
     }
   }
+  pack(R, dt, D);
 }

@@ -113,6 +113,8 @@ export class Core {
   readonly checked: boolean;
   private readonly x: CoreExports;
   private program: Program | null = null;
+  /** The program whose tensors are in SRAM now (the clear before the next placement removes them). */
+  private placed: Program | null = null;
   /** Region offsets and sizes, fixed once init() has laid out (and grown) the memory. */
   private regions: { offset: number; size: number }[] = [];
 
@@ -220,20 +222,42 @@ export class Core {
       at += n;
     }
     this.program = program;
-    this.placeTensors();
+    this.placeTensors(true);
     this.x.reset();
   }
 
   /** Back to cycle 0 with the program's initial SRAM image. */
   reset(): void {
-    if (this.program) this.placeTensors();
+    if (this.program) this.placeTensors(false);
     this.x.reset();
   }
 
-  private placeTensors(): void {
+  /**
+   * Makes SRAM the program's initial image: zeros, and each initialised tensor's bytes. Only what
+   * can differ from it is touched, not all of SRAM (220 MiB on tsp-v1): the vectors the last run
+   * wrote (the core keeps their range per slice) and, for a new program, the previous program's
+   * tensors; a tensor is placed again only if it was not there intact. A fresh core's SRAM is
+   * zero, and stays untouched (not even paged in) where no tensor lies.
+   */
+  private placeTensors(fresh: boolean): void {
     if (!this.functional || !this.program) return;
-    this.x.clearSram();
-    for (const t of this.program.tensors) if (t.data) this.writeTensorBytes(t, t.data);
+    const slices = this.plan.memSlices.length;
+    const ranges = new Int32Array(this.x.memory.buffer, this.x.writtenRanges(), 2 * slices).slice();
+    this.x.clearWritten();
+    const sliceOf = (name: string) => this.plan.queueByName.get(name)!.unitIndex;
+    const span = (t: Tensor) => {
+      const pps = dtypeByName(t.dtype)!.bytes / t.placement.length;
+      return t.placement.map((p) => ({ slice: sliceOf(p.slice), lo: p.addr, hi: p.addr + t.shape[0] * pps }));
+    };
+    if (fresh) {
+      if (this.placed) for (const t of this.placed.tensors) if (t.data) for (const r of span(t)) this.x.clearVectors(r.slice, r.lo, r.hi);
+      for (const t of this.program.tensors) if (t.data) this.writeTensorBytes(t, t.data);
+    } else {
+      for (const t of this.program.tensors) {
+        if (t.data && span(t).some((r) => ranges[2 * r.slice] < ranges[2 * r.slice + 1] && r.lo < ranges[2 * r.slice + 1] && ranges[2 * r.slice] < r.hi)) this.writeTensorBytes(t, t.data);
+      }
+    }
+    this.placed = this.program;
   }
 
   /** SRAM byte offset of (slice name, vector address). */
@@ -254,6 +278,11 @@ export class Core {
     const bytes = dtypeByName(t.dtype)!.bytes;
     const [rows, cols] = t.shape;
     const mem = new Uint8Array(this.x.memory.buffer);
+    if (bytes === 1) {
+      // one byte plane: each row is one vector, copied whole
+      for (let r = 0; r < rows; r++) mem.set(data.subarray(r * cols, (r + 1) * cols), this.planeLocation(t, r, 0));
+      return;
+    }
     for (let r = 0; r < rows; r++) {
       for (let k = 0; k < bytes; k++) {
         const off = this.planeLocation(t, r, k);
@@ -270,6 +299,13 @@ export class Core {
     const out = new Uint8Array(rows * cols * bytes);
     if (!this.functional) return out;
     const mem = new Uint8Array(this.x.memory.buffer);
+    if (bytes === 1) {
+      for (let r = 0; r < rows; r++) {
+        const off = this.planeLocation(t, r, 0);
+        out.set(mem.subarray(off, off + cols), r * cols);
+      }
+      return out;
+    }
     for (let r = 0; r < rows; r++) {
       for (let k = 0; k < bytes; k++) {
         const off = this.planeLocation(t, r, k);
@@ -487,6 +523,13 @@ export class Core {
       const h = this.linkBase(l);
       return { sent: Number(v.getBigInt64(h + LINK.sent, true)), received: Number(v.getBigInt64(h + LINK.received, true)) };
     });
+  }
+
+  /** A lower bound on the cycle of this chip's next SEND (Infinity: it sends no more). A message
+   * sent on cycle t reaches its peer no earlier than t + c2cVectorCycles + c2cLatencyCycles, so
+   * the other chips may run that far ahead without it (src/system/system.ts). */
+  nextSendBound(): number {
+    return this.x.nextSendBound();
   }
 
   issueCyclesOf(op: number, dt: number, a: number): number {

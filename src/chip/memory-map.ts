@@ -6,7 +6,8 @@
 // CONTROL (breakpoints). Everything after is laid out by the core's init() from the config and its
 // offsets are read back with regionOffset(REGION.X) / regionSize(REGION.X).
 // The mutable machine state is the contiguous span [STATE, SRAM end): a snapshot copies it, the
-// state hash covers it.
+// state hash covers it, except stream entries that hold no value since the last reset (empty tag:
+// their other bytes are left over and are not state).
 
 export const MAP_BASE = 1 << 16; // below: AssemblyScript's static data (checked at init)
 
@@ -65,12 +66,12 @@ export const REGION = {
   TRACE: 2, // issue events: i64 cycle, i32 queue, i32 pc (16 bytes each), a ring
   STATE: 3, // scalars, see STATE
   QSTATE: 4, // per queue, see QSTATE
-  STREAM_META: 5, // per stream slot, STREAM_WRITERS entries: i64 tag (flight key w), i16 writer position, i16 writer queue, i32 writer pc
+  STREAM_META: 5, // per stream slot, STREAM_WRITERS entries (placed by streamEntry): i64 tag (flight key w), i16 writer position, i16 writer queue, i32 writer pc, u32 payload reference (0: the payload is the entry's STREAM_DATA; else 1 + the index (slice * memVectorsPerSlice + address) of the SRAM vector a READ put on the stream, in a slice no instruction writes), i32 writers of the flight (first entry only)
   STREAM_STATS: 6, // per stream: i64 bytes written
   PORTS: 7, // per MEM slice, 2 entries: i64 cycle, i32 ports used, pad
-  MXM: 8, // per plane: weights lanes*lanes bytes, accumulators lanes*4, installed rows lanes bytes, PLANE meta
+  MXM: 8, // per plane: installed byte-plane rows lanes*lanes bytes (copies of rows that came from transient stream payloads), row records lanes*4 (i32, where each installed byte-plane row is read from: v >= 0 the SRAM vector of index v it was READ from, -1-q the copy in own row q), accumulators lanes*4, installed rows lanes bytes, PLANE meta
   VXM: 9, // per ALU: accumulator lanes*4 bytes, i32 dtype, pad
-  STREAM_DATA: 10, // per stream slot, STREAM_WRITERS entries of lanes bytes
+  STREAM_DATA: 10, // per stream slot, STREAM_WRITERS entries of lanes bytes (placed by streamEntry)
   SRAM: 11, // per MEM slice: memVectorsPerSlice * lanes bytes
   LINKS: 12, // per C2C link: LINK header, then the outbox and inbox rings (LINK_ENTRY each)
   SRAM_DIRTY: 13, // one byte per SRAM vector, set to 1 when a WRITE/SCATTER writes it; the host
@@ -148,10 +149,18 @@ export function linkLayout(lanes: number, bufferMessages: number, functional: bo
 }
 
 export const UNIT = { MEM: 1, VXM: 2, MXM: 3, SXM: 4, C2C: 5 } as const;
-export const STREAM_META_BYTES = 16;
-/** Writers one flight of a stream can carry at different positions (segments): entry k of slot
- * (stream, w) is at index ((stream * RING + (w & (RING-1))) * STREAM_WRITERS + k). */
+export const STREAM_META_BYTES = 24;
+/** Writers one flight of a stream can carry at different positions (segments). Entry k of slot
+ * (stream, w & (RING-1)) is at index streamEntry(...): the first writers of all slots come first
+ * (compact: most flights have one), the other entries after them. The first entry's bytes 20..23
+ * hold its flight's writer count (i32). */
 export const STREAM_WRITERS = 4;
+
+/** Index of entry k of a stream slot in STREAM_META (x STREAM_META_BYTES) and STREAM_DATA (x lanes). */
+export function streamEntry(streams: number, ring: number, stream: number, slot: number, k: number): number {
+  const first = stream * ring + slot;
+  return k === 0 ? first : streams * ring + first * (STREAM_WRITERS - 1) + (k - 1);
+}
 export const TRACE_EVENT_BYTES = 16;
 
 export function generateMapConstants(): string {
@@ -194,9 +203,10 @@ export function generateMapConstants(): string {
 }
 
 /** Byte layout of one MXM plane's record (mirrors initLayout in assembly/layout.ts). */
-export function planeLayout(lanes: number, functional = true): { acc: number; rows: number; meta: number; bytes: number } {
-  const acc = functional ? 2 * lanes * lanes : 0;
+export function planeLayout(lanes: number, functional = true): { ptrs: number; acc: number; rows: number; meta: number; bytes: number } {
+  const ptrs = functional ? lanes * lanes : 0;
+  const acc = functional ? ptrs + lanes * 4 : 0;
   const rows = acc + (functional ? lanes * 4 : 0);
   const meta = rows + lanes;
-  return { acc, rows, meta, bytes: Math.ceil((meta + PLANE_META_BYTES) / 64) * 64 };
+  return { ptrs, acc, rows, meta, bytes: Math.ceil((meta + PLANE_META_BYTES) / 64) * 64 };
 }

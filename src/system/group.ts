@@ -20,6 +20,8 @@ export interface ChipStatus {
   chip: number;
   state: 'running' | 'halted' | 'error' | 'limit';
   cycle: number;
+  /** No SEND before this cycle (Core.nextSendBound; Infinity: none). */
+  nextSend: number;
   error?: { cycle: number; message: string };
 }
 
@@ -55,7 +57,7 @@ export class ChipGroup {
       spec.peer[c].forEach((p, l) => core.setLinkConnected(l, p !== null));
       core.load(spec.programs[spec.chipProgram[c]]);
       g.cores.set(c, core);
-      g.state.set(c, { chip: c, state: 'running', cycle: 0 });
+      g.state.set(c, { chip: c, state: 'running', cycle: 0, nextSend: core.nextSendBound() });
     }
     return g;
   }
@@ -83,6 +85,7 @@ export class ChipGroup {
       if (st.state === 'running' || st.state === 'limit') {
         const r = core.run(limit);
         st.cycle = core.cycle;
+        st.nextSend = core.nextSendBound();
         if (r & STOP.ERROR) {
           const e = core.error();
           st.state = 'error';

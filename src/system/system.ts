@@ -10,6 +10,7 @@ import { totalmem } from 'node:os';
 import { ChipGroup, type ChipStatus, type ChipSummary, type Delivery, type GroupSpec } from './group.js';
 import type { SystemProgram } from './source.js';
 import { Core, instructionCount } from '../chip/core.js';
+import { compileCore } from '../chip/wasm.js';
 import { SfError } from '../util/errors.js';
 
 export interface SystemRunOptions {
@@ -22,6 +23,8 @@ export interface SystemRunOptions {
   hashes?: boolean;
   /** Called after each window with the window's end cycle. */
   onWindow?: (cycle: number) => void;
+  /** Called once every chip is made and loaded, before the first window (to time the run apart). */
+  onStart?: () => void;
   /** Bytes the chips' cores may take together; a bigger system is refused before any core is
    * made (default: half of this machine's memory). */
   memoryLimit?: number;
@@ -97,6 +100,14 @@ async function workerGroup(spec: GroupSpec, module: WebAssembly.Module): Promise
   };
 }
 
+/** The spec of a group of chips in which only the programs those chips run carry their tensors
+ * (a program's tensors hold its SRAM image: cloning every chip's into every worker would copy
+ * the whole system's data once per thread). The others keep their code (the core's capacity). */
+function groupSpec(base: Omit<GroupSpec, 'chips'>, chips: number[]): GroupSpec {
+  const used = new Set(chips.map((c) => base.chipProgram[c]));
+  return { ...base, chips, programs: base.programs.map((p, i) => (used.has(i) ? p : { ...p, tensors: [] })) };
+}
+
 export async function runSystem(sp: SystemProgram, wasm: Uint8Array, opts: SystemRunOptions = {}): Promise<SystemResult> {
   const { system } = sp;
   const chip = system.chip;
@@ -134,21 +145,28 @@ export async function runSystem(sp: SystemProgram, wasm: Uint8Array, opts: Syste
   if (threads === 1) {
     groups = [localGroup(await ChipGroup.create({ ...base, chips: blocks[0] }, wasm), blocks[0])];
   } else {
-    const module = await WebAssembly.compile(wasm as BufferSource);
-    groups = await Promise.all(blocks.map((chips) => workerGroup({ ...base, chips }, module)));
+    const module = await compileCore(wasm);
+    groups = await Promise.all(blocks.map((chips) => workerGroup(groupSpec(base, chips), module)));
   }
   const groupOf = new Int32Array(n);
   blocks.forEach((b, gi) => b.forEach((c) => (groupOf[c] = gi)));
 
+  // The lookahead: a message sent on cycle s is in its peer's buffer no earlier than s + window.
+  // Every chip reports a lower bound on its next SEND (Core.nextSendBound), so all chips may run
+  // to (the earliest of those) + window, and at least window cycles: long stretches without C2C
+  // traffic are one window, not one per window cycles. The windows depend only on the program,
+  // never on the threads, so neither do the results.
   const window = chip.c2cLatencyCycles + chip.c2cVectorCycles;
   let t = 0;
+  let nextSend = t;
   let inbound: Delivery[][] = groups.map(() => []);
   let stop: SystemResult['stop'] = 'halt';
   let error: SystemResult['error'];
   let windows = 0;
+  opts.onStart?.();
   try {
     for (;;) {
-      const limit = Math.min(t + window, maxCycles);
+      const limit = Math.min(Math.max(t, nextSend) + window, maxCycles);
       const steps = await Promise.all(groups.map((g, gi) => g.step(limit, inbound[gi])));
       windows++;
       inbound = groups.map(() => []);
@@ -157,6 +175,7 @@ export async function runSystem(sp: SystemProgram, wasm: Uint8Array, opts: Syste
         status.push(...s.status);
         for (const d of s.sent) inbound[groupOf[d.chip]].push(d);
       }
+      nextSend = Math.min(...status.map((s) => (s.state === 'running' || s.state === 'limit' ? s.nextSend : Infinity)));
       // one inbox has one sender, so per-destination order is already send order; sorting by
       // destination makes the delivery lists independent of how chips are split over threads
       for (const list of inbound) list.sort((a, b) => a.chip - b.chip || a.link - b.link);

@@ -2,7 +2,7 @@
 // streams (from the stream meta), stream payloads. All read straight from the Wasm memory.
 import type { Core } from '../../chip/core.js';
 import type { Program, QueueProgram } from '../../asm/program.js';
-import { REGION, QSTATE, QSTATE_BYTES, QUEUE_STATUS, STREAM_META_BYTES, STREAM_WRITERS } from '../../chip/memory-map.js';
+import { REGION, QSTATE, QSTATE_BYTES, QUEUE_STATUS, STREAM_META_BYTES, STREAM_WRITERS, streamEntry } from '../../chip/memory-map.js';
 import { formatInstruction } from './format.js';
 
 export interface QueueNow {
@@ -79,10 +79,10 @@ export class ChipInspector {
   }
 
   /** Values on the streams now. Stream slot (s, w & (RING-1)) holds up to STREAM_WRITERS writer
-   * entries of its latest flight w (entry 0 always belongs to it; the flight's entries are a
-   * prefix). On cycle c the flight is at position (c - w)/hop (eastward) or (w - c)/hop
-   * (westward); it shows there when it is on chip and a writer sits at or upstream of it, and the
-   * value there is the nearest such writer's. */
+   * entries of its latest flight w (the first entry, at streamEntry(.., 0), always belongs to it
+   * and counts the flight's writers). On cycle c the flight is at position (c - w)/hop (eastward)
+   * or (w - c)/hop (westward); it shows there when it is on chip and a writer sits at or upstream
+   * of it, and the value there is the nearest such writer's. */
   inFlight(): InFlight[] {
     const core = this.core;
     const c = core.cycle;
@@ -93,11 +93,11 @@ export class ChipInspector {
     const base = core.region(REGION.STREAM_META).offset;
     const out: InFlight[] = [];
     const R = this.ring;
-    const W = STREAM_WRITERS;
+    const at = (s: number, i: number, k: number) => base + streamEntry(2 * S, R, s, i, k) * STREAM_META_BYTES;
     for (let s = 0; s < 2 * S; s++) {
       const east = s < S;
       for (let i = 0; i < R; i++) {
-        const o0 = base + (s * R + i) * W * STREAM_META_BYTES;
+        const o0 = at(s, i, 0);
         const hi = v.getInt32(o0 + 4, true);
         if (hi === -2147483648) continue; // empty slot
         const lo = v.getInt32(o0, true);
@@ -106,31 +106,31 @@ export class ChipInspector {
         if (p < 0 || p > P - 1) continue;
         let best = -1;
         let bestPos = 0;
-        let writers = 0;
-        for (let k = 0; k < W; k++) {
-          const o = o0 + k * STREAM_META_BYTES;
-          if (v.getInt32(o, true) !== lo || v.getInt32(o + 4, true) !== hi) break;
-          writers++;
-          const wp = v.getInt16(o + 8, true);
+        const writers = Math.min(v.getInt32(o0 + 20, true), STREAM_WRITERS);
+        for (let k = 0; k < writers; k++) {
+          const wp = v.getInt16(at(s, i, k) + 8, true);
           if ((east ? wp <= p : wp >= p) && (best < 0 || (east ? wp > bestPos : wp < bestPos))) {
             best = k;
             bestPos = wp;
           }
         }
         if (best < 0) continue;
-        const o = o0 + best * STREAM_META_BYTES;
+        const o = at(s, i, best);
         out.push({ stream: s, slot: i, entry: best, writers, w, position: p, writerPosition: bestPos, writerQueue: v.getInt16(o + 10, true), writerPc: v.getInt32(o + 12, true) });
       }
     }
     return out;
   }
 
-  /** The payload bytes of a value in flight (lanes bytes). */
+  /** The payload bytes of a value in flight (lanes bytes): the entry's own, or the SRAM vector
+   * its reference names (index + 1: a READ from a slice no instruction writes). */
   payload(f: InFlight): Uint8Array {
     const d = this.core.region(REGION.STREAM_DATA);
     const L = this.core.chip.lanes;
     if (d.size === 0) return new Uint8Array(0);
-    const o = d.offset + ((f.stream * this.ring + f.slot) * STREAM_WRITERS + f.entry) * L;
+    const i = streamEntry(2 * this.core.chip.streamsPerDirection, this.ring, f.stream, f.slot, f.entry);
+    const ref = new DataView(this.core.memory.buffer).getUint32(this.core.region(REGION.STREAM_META).offset + i * STREAM_META_BYTES + 16, true);
+    const o = ref !== 0 ? this.core.region(REGION.SRAM).offset + (ref - 1) * L : d.offset + i * L;
     return new Uint8Array(this.core.memory.buffer, o, L).slice();
   }
 
