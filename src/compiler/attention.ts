@@ -1343,7 +1343,7 @@ export function readBackAttention(
   layout: AttentionLayout | LayerCtx,
 ): Float64Array {
   const lay = 'lanes' in layout && 'kSets' in layout ? (layout as AttentionLayout) : attentionLayout(layout as LayerCtx);
-  const { lanes: L, half: H, headDim: D, batch: B, tokens: T, seq: S, heads: Hq, kvHeads: Hk, ranks, group: G, kpack, hpv, tilesKV, nT, nC } = lay;
+  const { lanes: L, half: H, headDim: D, batch: B, tokens: T, seq: S, heads: Hq, kvHeads: Hk, ranks, group: G, kpack, hpv, nT, nC } = lay;
   const n = shape.reduce((x, y) => x * y, 1);
   const out = new Float64Array(n);
   const cache = new Map<string, Float64Array>();

@@ -15,31 +15,33 @@
 //  - scores: per K set (K^T per position tile, as for decode), installed on its plane unless it
 //    still is, one MM per (query head, token) attending the set's tile into the row's scores slot
 //    (q_q rows sit in a slice of the plane that reads them: q_quant, attention.ts);
-//  - softmax. A row of one tile (every row of a prompt up to L tokens) is one placement: z = s *
-//    D^-1/2 (+ -inf outside the causal window) goes to an SXM (RMAX) and M comes straight back to
-//    the VXM to meet z made again from the scores row, e = exp(z - M) goes to the probs row and on
-//    to the SXM beyond it (RSUM), and rsqrt(sum)^2 comes straight back to meet e read back: p to
-//    the probs row, its fp16 to probs_q. M and 1/sum never touch SRAM. A row of several tiles
-//    takes three passes with M and rsqrt(sum)^2 stored per row (A: MAX over tiles and RMAX; B: e
-//    to the probs row, ACC over tiles on one ALU, RSUM; C: p and probs_q). probs_q holds chunks of
-//    H positions (the MXM's fp16 rows), the upper chunk of a tile moved to lanes 0..H-1 by an SXM
-//    SHIFT, each in a slice of the plane whose V set multiplies it;
+//  - softmax, one placement per row (rows in the order their scores land): z_j = s_j * D^-1/2
+//    (+ -inf outside the causal window) for its tiles, a lane-wise MAX chain, RMAX at an SXM; M
+//    comes straight back to the VXM (passed on by an ALU from tile to tile) to meet z_j made
+//    again from the scores rows; e_j = exp(z_j - M) to the probs rows, summed (a one-tile row's e
+//    goes on to the SXM beyond its probs row; longer rows sum on one ALU's ACC), RSUM;
+//    rsqrt(sum)^2 comes straight back to meet each e_j read back: p_j to the probs rows and their
+//    fp16 to probs_q. M and 1/sum never touch SRAM. probs_q holds chunks of H positions (the
+//    MXM's fp16 rows), the upper chunk of a tile moved to lanes 0..H-1 by an SXM SHIFT, each in a
+//    slice of the plane whose V set multiplies it;
 //  - values: V sets hold one kv head on every head slot (attention.ts, vDup), so a query head's
 //    product is already on its own lanes (no SXM shift); per (token, attn vector) the products of
 //    its heads in the set come from consecutive MMs, are masked to their heads' lanes at the VXM
-//    and summed by one ALU's ACC together with the attn row's sum so far (other chunks, other kv
-//    heads), which is then written back.
+//    and summed by one ALU's ACC with the vector's sum so far (other chunks, other kv heads),
+//    kept in accumulator rows spread over pairs; the last contribution writes the attn row.
 // The planes take the blocks' segments (an install and its MMs) in program order: the scores of
 // block k+1 go before the values of block k, so the MXM has work while block k is normalised.
 // Where rows are read and written: scores rows in up to four pairs on the west side, probs rows
 // in as many on the east (a row's RMAX tries the SXM across the chip first, its RSUM is at the
 // SXM beyond its probs row), spread by slot; the pairs the KV cache installs hold are filled last.
-// Placement is first-fit from the cycle a row's inputs land (Schedule.attempt), a row of one tile
-// trying two mask copies and both SXMs for its RMAX on each cycle.
+// Placement is first-fit from the cycle a row's inputs land (Schedule.attempt), a softmax row
+// trying two mask copies and both SXMs for its RMAX on each cycle. The softmax rows bound the
+// pipeline: two SXM reductions and about sixteen stream groups through the VXM's position per
+// row (of 2 SXMs and 16 groups a cycle); first-fit packs a row every 2-3 cycles.
 import type { GraphOp } from '../models/graph.js';
 import type { LayerCtx } from './context.js';
-import { aluQueues, chainAny as chainAnyE, claimTo, constantApart, f32Bytes, issueAny, place, readFrom } from './attn-common.js';
-import { headMask, install, partRow, register, setRow, toward, window, type State } from './attention.js';
+import { aluQueues, chainAny as chainAnyE, claimTo, f32Bytes, issueAny, place, readFrom } from './attn-common.js';
+import { install, partRow, register, setRow, toward, window, type State } from './attention.js';
 import { slicePositions, storeRow, writeRow } from './rows.js';
 import { ScheduleConflict } from './schedule.js';
 import type { ChipTensor } from './sram.js';
@@ -54,9 +56,9 @@ function chainAny(sch: Parameters<typeof chainAnyE>[0], width: number, cycle: nu
  * Settings of the pipeline: query rows per block, ring blocks (0: every block when they fit,
  * else as many as fit in a timing-only compile; n: at most n, for tests of the ring), and how far
  * before the last one-tile row placed the next one is tried (more: a denser schedule, a slower
- * compile).
+ * compile); trace, if set, hears where each block ends (diagnostics).
  */
-export const blockTuning = { rows: 512, ring: 0, backfill: 48 };
+export const blockTuning: { rows: number; ring: number; backfill: number; trace?: (line: string) => void } = { rows: 512, ring: 0, backfill: 48 };
 
 interface Row {
   r: number;
@@ -204,6 +206,27 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
     n.forEach((x, p) => (pqPerBlock[p] = Math.max(pqPerBlock[p]!, x)));
   }
 
+  // values: per block and V set, the rows of each attn vector (token, vector of heads) it adds to,
+  // and the number of contributions per attn row (sets x chunks): all but the last are summed in
+  // accumulator rows spread over pairs (the attn row is written once)
+  const groupsOf = (k: number, i: number): Map<number, Row[]> => {
+    const b = Math.floor(i / (Hk * nC));
+    const g = Math.floor(i / nC) % Hk;
+    const c = i % nC;
+    const groups = new Map<number, Row[]>();
+    for (const row of blockRows[k]!) {
+      if (row.b !== b || Math.floor(row.h / G) !== g || !row.chunks.includes(c)) continue;
+      const ar = row.m * tilesQ + Math.floor(row.h / hpv);
+      const l = groups.get(ar) ?? [];
+      l.push(row);
+      groups.set(ar, l);
+    }
+    return groups;
+  };
+  const contribs = new Int32Array(M * tilesQ);
+  for (let k = 0; k < nB; k++) for (let i = 0; i < lay.vSets.length; i++) for (const ar of groupsOf(k, i).keys()) contribs[ar]!++;
+  const nAcc = contribs.some((x) => x > 1) ? Math.max(1, Math.min(4, Math.floor(ctx.sram.pairs.length / 3))) : 0;
+
   // the ring: every block when it fits (functional compiles must), else as many as fit (>= 2)
   // masks: the softmax's boundary tiles (0 on attended lanes, -inf elsewhere), copies in several
   // pairs (a causal row reads one on two passes); the head-slot masks of the values, two copies
@@ -217,13 +240,11 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
   const nPairs = ctx.sram.pairs.length;
   const nMask = maskKeys.length ? (nPairs >= 8 ? 4 : 1) : 0;
   const nHead = nPairs >= 4 ? 2 : 1;
-  const multi = rows.some((row) => row.tiles.length > 1);
   const attnName = opOf('attn_values').outputs[0]!.name;
   // scores and probs rows in `nParts` pairs each, by slot: each row takes three accesses of both
   const nParts = Math.max(1, Math.min(4, Math.floor(ctx.sram.pairs.length / 2)));
   const needsFor = (Kr: number): Need[] => {
     const slots = Kr * Rb;
-    const half = (i: number) => Math.ceil((slots - i) / 2);
     const part = (i: number) => Math.ceil((slots - i) / nParts);
     const needs: Need[] = [];
     for (let i = 0; i < nParts; i++) {
@@ -231,9 +252,7 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
       needs.push({ name: `probs_${i}`, dtype: 'fp32', rows: part(i) * nT, weight: 3, side: 'E' });
     }
     needs.push({ name: attnName.replace(/\./g, '_'), dtype: 'fp32', rows: M * tilesQ, weight: 1 });
-    if (multi) {
-      for (const nm of ['softmax_max_0', 'softmax_max_1', 'softmax_inv2_0', 'softmax_inv2_1']) needs.push({ name: nm, dtype: 'fp32', rows: half(nm.endsWith('0') ? 0 : 1), weight: 2 });
-    }
+    for (let i = 0; i < nAcc; i++) needs.push({ name: `attn_acc_${i}`, dtype: 'fp32', rows: Math.ceil((M * tilesQ - i) / nAcc), weight: 2 });
     for (let i = 0; i < nMask; i++) needs.push({ name: `softmax_masks_${i}`, dtype: 'fp32', rows: maskKeys.length, weight: 1, data: f32Bytes(mv) });
     for (let i = 0; i < nHead; i++) needs.push({ name: `attn_head_mask_v${i}`, dtype: 'fp32', rows: hpv, weight: 1, data: f32Bytes(hv) });
     st.planes.forEach((_, p) => needs.push({ name: `probs_q_${p}`, dtype: 'fp16', rows: Kr * pqPerBlock[p]!, weight: 0, plane: p }));
@@ -258,13 +277,13 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
   const T_ = new Map(needs.map((n) => [n.name, alloc(n)]));
   const scores = Array.from({ length: nParts }, (_, i) => T_.get(`scores_${i}`)!);
   const probs = Array.from({ length: nParts }, (_, i) => T_.get(`probs_${i}`)!);
-  const mT = multi ? [T_.get('softmax_max_0')!, T_.get('softmax_max_1')!] : [];
-  const iT = multi ? [T_.get('softmax_inv2_0')!, T_.get('softmax_inv2_1')!] : [];
   const pq = st.planes.map((_, p) => T_.get(`probs_q_${p}`)!);
   const out = T_.get(attnName.replace(/\./g, '_'))!;
   const maskCopies = Array.from({ length: nMask }, (_, i) => T_.get(`softmax_masks_${i}`)!);
   const masksOf = (row: Row) => maskCopies[row.slot % maskCopies.length]!;
   const hmasks = Array.from({ length: nHead }, (_, i) => T_.get(`attn_head_mask_v${i}`)!);
+  const accT = Array.from({ length: nAcc }, (_, i) => T_.get(`attn_acc_${i}`)!);
+  const accRow = (ar: number) => partRow(accT, ar, 1, 0);
   const ring = new Ring(Kr < nB);
 
   // slots and probs_q rows
@@ -345,8 +364,6 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
   };
   const sc = (row: Row, jt: number) => partRow(scores, row.slot, nT, jt);
   const pr = (row: Row, jt: number) => partRow(probs, row.slot, nT, jt);
-  const mRow = (row: Row) => partRow(mT, row.slot, 1, 0);
-  const iRow = (row: Row) => partRow(iT, row.slot, 1, 0);
   const pqOf = (row: Row, c: number) => ({ t: pq[pqPlane[row.r * nC + c]!]!, row: pqRowA[row.r * nC + c]! });
   const sxmAt = (t: ChipTensor) => (slicePositions(sch, t)[0]! < vxm ? 'SXM.W' : 'SXM.E');
 
@@ -374,9 +391,6 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
   };
 
   const scoresReady = new Map<number, number>();
-  const mReady = new Map<number, number>();
-  const invReady = new Map<number, number>();
-  const eReady = new Map<number, number>();
   const pqReady = new Map<string, number>();
   const attnReady = new Map<number, number>();
   const attnCount = new Map<number, number>();
@@ -425,8 +439,6 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
       issueAny(sch, alus, c + d.vxmAlu, `ADD.fp32 ${name(dst)}, ${name(z)}, ${name(mk)}`);
     } else issueAny(sch, alus, c, `MULS.fp32 ${name(dst)}, ${name(sb)}, ${scale}`);
   };
-  const lead = (row: Row, k: number) => d.vxmAlu * (row.tiles[k]!.mask >= 0 ? 2 : 1);
-  const maxLead = 2 * d.vxmAlu;
   /** An ALU whose accumulator is free on cycles a..b (an ACC chain must not interleave). */
   const accAlu = (a: number, b: number): string => {
     for (const q of alus) {
@@ -479,188 +491,128 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
     }
   };
 
-  /** A row of one tile in one placement: z to an SXM (RMAX), M straight back to the VXM to meet
-   * z again (scores read twice, M never stored), e = exp(z - M) to the probs row and on to the
-   * SXM beyond it (RSUM), rsqrt(sum)^2 straight back to meet e read from the probs row, p to the
-   * probs row and to probs_q. */
-  let curOne = start;
-  const placeOneTile = (row: Row): void => {
+  /**
+   * A softmax row in one placement. A: z_j = s_j * D^-1/2 (+ mask) of its tiles, one every vxmAlu
+   * cycles, in a chain of lane-wise MAXs; the maximum (or z of a one-tile row) to an SXM (RMAX),
+   * and M straight back to the VXM (M is never stored), passed on by an ALU (MULS by 1) from tile
+   * to tile. B: z_j made again from the scores row, e_j = exp(z_j - M) to the probs row; a
+   * one-tile row's e goes on to the SXM beyond its probs row (RSUM), a longer row's e_j are summed
+   * by one ALU's ACC, which sends the sum. rsqrt(sum)^2 comes straight back, passed on likewise,
+   * to meet each e_j read back: p_j to the probs row, its fp16 to probs_q.
+   */
+  let curRow = start;
+  const placeRow = (row: Row): void => {
     const what = `softmax r${row.r}`;
-    const jt = row.tiles[0]!.jt;
-    const at = pr(row, jt);
-    const sSide = sxmAt(at.t);
+    const n = row.tiles.length;
+    const a = d.vxmAlu;
+    const at0 = pr(row, row.tiles[0]!.jt);
+    const sSide = sxmAt(at0.t);
     const spS = sch.position(sSide);
     // rows go in the order their scores land, each from a little before the last one placed (a
     // row that waits for a busy pair does not hold up the next ones for long); per cycle, the RMAX
     // at either SXM and either of two mask copies
-    const e0 = Math.max(curOne - blockTuning.backfill, scoresReady.get(row.r)! + d.memRead + d.vxmAlu);
+    const e0 = Math.max(curRow - blockTuning.backfill, scoresReady.get(row.r)! + d.memRead + a);
     const sides = sSide === 'SXM.W' ? ['SXM.E', 'SXM.W'] : ['SXM.W', 'SXM.E'];
     const copies = maskCopies.length > 1 ? [masksOf(row), maskCopies[(row.slot + 1) % maskCopies.length]!] : [masksOf(row)];
-    const alts = sides.flatMap((mSide) => copies.map((mk) => (y0: number) => body(y0, mSide, mk)));
+    /** `v` (at the VXM on `at`) and its copies passed on by an ALU, one for each later tile. */
+    const passOn = (v: number, at: number, tw: string): number[] => {
+      const out = [v];
+      for (let j = 1; j < n; j++) {
+        const nx = chainAny(sch, 4, at + j * a, `${tw} ${j}`);
+        issueAny(sch, alus, at + (j - 1) * a, `MULS.fp32 ${name(nx)}, ${name(out[j - 1]!)}, 1`);
+        out.push(nx);
+      }
+      return out;
+    };
     const body = (y0: number, mSide: string, mk: ChipTensor | undefined) => {
       const spM = sch.position(mSide);
-      // A: z to the RMAX
-      const zA = toward(sch, 4, vxm, y0, spM, `${what} z to ${mSide}`);
-      zOf(row, 0, y0, zA, `${what} max`, mk);
-      const rm = y0 + sch.travel(vxm, spM);
+      // A: the maximum to the RMAX
+      const outAt = n > 1 ? y0 + n * a : y0;
+      const toM = toward(sch, 4, vxm, outAt, spM, `${what} to ${mSide}`);
+      let prev = -1;
+      for (let j = 0; j < n; j++) {
+        const y = y0 + j * a;
+        if (n === 1) {
+          zOf(row, 0, y, toM, `${what} max`, mk);
+          break;
+        }
+        const zb = chainAny(sch, 4, y, `${what} max tile ${j}`);
+        zOf(row, j, y, zb, `${what} max tile ${j}`, mk);
+        const o = j === n - 1 ? toM : chainAny(sch, 4, y + a, `${what} running max`);
+        issueAny(sch, alus, y, `MAX.fp32 ${name(o)}, ${name(zb)}, ${name(j === 0 ? zb : prev)}`);
+        prev = o;
+      }
+      const rm = outAt + sch.travel(vxm, spM);
       const mAt = rm + d.sxmReduce + sch.travel(spM, vxm);
       const mb = toward(sch, 4, spM, rm + d.sxmReduce, vxm, `${what} M`);
-      sch.issue(mSide, rm, `RMAX.fp32 ${name(mb)}, ${name(zA)}`, what);
-      // B: z again, e to the probs row and the RSUM
-      const zB = chainAny(sch, 4, mAt, `${what} z`);
-      zOf(row, 0, mAt, zB, `${what} sum`, mk);
-      const u = chainAny(sch, 4, mAt + d.vxmAlu, `${what} z - M`);
-      issueAny(sch, alus, mAt, `SUB.fp32 ${name(u)}, ${name(zB)}, ${name(mb)}`);
-      const e = mAt + d.vxmAlu + d.vxmLarge;
-      checkW(at.t, at.row, vxm, e, `${what} e`);
-      const eb = claimTo(sch, 4, vxm, e, [...slicePositions(sch, at.t), spS], `${what} e`);
-      issueAny(sch, alus, mAt + d.vxmAlu, `EXP.fp32 ${name(eb)}, ${name(u)}`);
-      writeRow(sch, at.t, at.row, eb, vxm, e, `${what} e`);
-      const rs = e + sch.travel(vxm, spS);
+      sch.issue(mSide, rm, `RMAX.fp32 ${name(mb)}, ${name(toM)}`, what);
+      const ms = passOn(mb, mAt, `${what} M`);
+      // B: z again, e to the probs rows, the sum to the RSUM
+      const eAt = (j: number) => mAt + j * a + a + d.vxmLarge;
+      const acc = n > 1 ? accAlu(eAt(0), eAt(n - 1)) : '';
+      let toS = -1;
+      let sumAt = 0;
+      for (let j = 0; j < n; j++) {
+        const tile = row.tiles[j]!;
+        const tw = `${what} tile ${tile.jt}`;
+        const y = mAt + j * a;
+        const zb = chainAny(sch, 4, y, `${tw} z`);
+        zOf(row, j, y, zb, `${tw} sum`, mk);
+        const u = chainAny(sch, 4, y + a, `${tw} z - M`);
+        issueAny(sch, alus, y, `SUB.fp32 ${name(u)}, ${name(zb)}, ${name(ms[j]!)}`);
+        const at = pr(row, tile.jt);
+        const e = eAt(j);
+        checkW(at.t, at.row, vxm, e, `${tw} e`);
+        let eb: number;
+        if (n === 1) {
+          eb = claimTo(sch, 4, vxm, e, [...slicePositions(sch, at.t), spS], `${tw} e`);
+          toS = eb;
+          sumAt = e;
+        } else {
+          eb = claimTo(sch, 4, vxm, e, [vxm, ...slicePositions(sch, at.t)], `${tw} e`);
+          let dst = '-';
+          if (j === n - 1) {
+            sumAt = e + a;
+            toS = toward(sch, 4, vxm, sumAt, spS, `${what} sum to ${sSide}`);
+            dst = name(toS);
+          }
+          sch.issue(acc, e, `ACC.fp32 ${dst}, ${name(eb)}${j === 0 ? ', reset' : ''}`);
+        }
+        issueAny(sch, alus, y + a, `EXP.fp32 ${name(eb)}, ${name(u)}`);
+        writeRow(sch, at.t, at.row, eb, vxm, e, `${tw} e`);
+      }
+      const rs = sumAt + sch.travel(vxm, spS);
       const back = rs + d.sxmReduce + sch.travel(spS, vxm);
       const tot = toward(sch, 4, spS, rs + d.sxmReduce, vxm, `${what} total`);
-      sch.issue(sSide, rs, `RSUM.fp32 ${name(tot)}, ${name(eb)}`, what);
+      sch.issue(sSide, rs, `RSUM.fp32 ${name(tot)}, ${name(toS)}`, what);
       const rq = chainAny(sch, 4, back + d.vxmLarge, `${what} rsqrt`);
       issueAny(sch, alus, back, `RSQRT.fp32 ${name(rq)}, ${name(tot)}`);
-      const c = back + d.vxmLarge + d.vxmAlu;
+      const c = back + d.vxmLarge + a;
       const inv = chainAny(sch, 4, c, `${what} rsqrt^2`);
       issueAny(sch, alus, back + d.vxmLarge, `MUL.fp32 ${name(inv)}, ${name(rq)}, ${name(rq)}`);
-      // C: e back from the probs row, p
-      const er = rd(at.t, at.row, c, vxm, start, `${what} e back`);
-      const pAt = c + d.vxmAlu;
-      const o = wr(at.t, at.row, vxm, pAt, `${what} p`);
-      issueAny(sch, alus, c, `MUL.fp32 ${name(o.base)}, ${name(er)}, ${name(inv)}`);
-      ends.softmax = Math.max(ends.softmax, o.ready);
-      pTail(row, jt, pAt, o.base, `${what} p`);
+      const invs = passOn(inv, c, `${what} rsqrt^2`);
+      // C: e back from the probs rows, p
+      for (let j = 0; j < n; j++) {
+        const jt = row.tiles[j]!.jt;
+        const at = pr(row, jt);
+        const cj = c + j * a;
+        const er = rd(at.t, at.row, cj, vxm, start, `${what} tile ${jt} e back`);
+        const pAt = cj + a;
+        const o = wr(at.t, at.row, vxm, pAt, `${what} tile ${jt} p`);
+        issueAny(sch, alus, cj, `MUL.fp32 ${name(o.base)}, ${name(er)}, ${name(invs[j]!)}`);
+        ends.softmax = Math.max(ends.softmax, o.ready);
+        pTail(row, jt, pAt, o.base, `${what} tile ${jt} p`);
+      }
+      if (n > 1) holdAcc(acc, eAt(0), eAt(n - 1));
     };
+    const alts = sides.flatMap((mSide) => copies.map((mk) => (y0: number) => body(y0, mSide, mk)));
     const placed = placeAlt(e0, alts, what);
-    curOne = Math.max(curOne, placed + 1);
+    curRow = Math.max(curRow, placed + 1);
   };
 
-  // ---- softmax of block k
+  // ---- softmax of block k: its rows in the order their scores land
   const placeSoftmax = (k: number) => {
-    // one-tile rows in one placement each; the others in three passes
-    for (const row of [...blockRows[k]!].filter((x) => x.tiles.length === 1).sort((x, y) => scoresReady.get(x.r)! - scoresReady.get(y.r)!)) placeOneTile(row);
-    const list = blockRows[k]!.filter((x) => x.tiles.length > 1);
-    // A. M per row
-    let cur = start;
-    for (const row of [...list].sort((x, y) => scoresReady.get(x.r)! - scoresReady.get(y.r)!)) {
-      const n = row.tiles.length;
-      const what = `softmax r${row.r} max`;
-      const mr = mRow(row);
-      const sxm = sxmAt(mr.t);
-      const sp = sch.position(sxm);
-      cur = placeR(Math.max(cur, scoresReady.get(row.r)! + d.memRead + d.vxmAlu), (y0) => {
-        let prev = -1;
-        const yl = y0 + (n - 1) * d.vxmAlu;
-        // the lane-wise maximum leaves the VXM on yl + vxmAlu (n > 1) or yl (z of a one-tile row)
-        const outAt = n > 1 ? yl + d.vxmAlu : yl;
-        const toS = toward(sch, 4, vxm, outAt, sp, `${what} to ${sxm}`);
-        for (let j = 0; j < n; j++) {
-          const y = y0 + j * d.vxmAlu;
-          if (n === 1) {
-            zOf(row, 0, y, toS, what);
-            break;
-          }
-          const yb = chainAny(sch, 4, y, `${what} tile ${j}`);
-          zOf(row, j, y, yb, `${what} tile ${j}`);
-          const o = j === n - 1 ? toS : chainAny(sch, 4, y + d.vxmAlu, `${what} running`);
-          issueAny(sch, alus, y, `MAX.fp32 ${name(o)}, ${name(yb)}, ${name(j === 0 ? yb : prev)}`);
-          prev = o;
-        }
-        const rm = outAt + sch.travel(vxm, sp);
-        const o = wr(mr.t, mr.row, sp, rm + d.sxmReduce, `${what} M`);
-        sch.issue(sxm, rm, `RMAX.fp32 ${name(o.base)}, ${name(toS)}`, `softmax r${row.r}`);
-        mReady.set(row.r, o.ready);
-      }, what) + 1;
-    }
-    // B. e = exp(z - M) to the probs row, summed (ACC, or straight to the SXM for one tile),
-    // RSUM at the SXM on the probs row's side, rsqrt(sum)^2
-    cur = start;
-    for (const row of [...list].sort((x, y) => mReady.get(x.r)! - mReady.get(y.r)!)) {
-      const n = row.tiles.length;
-      const what = `softmax r${row.r} sum`;
-      const ir = iRow(row);
-      const mr = mRow(row);
-      const sxm = sxmAt(pr(row, row.tiles[0]!.jt).t);
-      const sp = sch.position(sxm);
-      cur = placeR(Math.max(cur, mReady.get(row.r)! + d.memRead + 1 - maxLead), (c0) => {
-        // tile j: z at the VXM on y(j), e on eAt(j)
-        const y = (j: number) => c0 + maxLead + j;
-        const eAt = (j: number) => y(j) + d.vxmAlu + d.vxmLarge;
-        const acc = n > 1 ? accAlu(eAt(0), eAt(n - 1)) : '';
-        let toS = -1;
-        let sumAt = 0;
-        for (let j = 0; j < n; j++) {
-          const tile = row.tiles[j]!;
-          const tw = `${what} tile ${tile.jt}`;
-          const z = chainAny(sch, 4, y(j), `${tw} z`);
-          zOf(row, j, y(j), z, tw);
-          const mb = rd(mr.t, mr.row, y(j), vxm, start, `${tw} M`);
-          const u = chainAny(sch, 4, y(j) + d.vxmAlu, `${tw} z - M`);
-          issueAny(sch, alus, y(j), `SUB.fp32 ${name(u)}, ${name(z)}, ${name(mb)}`);
-          const at = pr(row, tile.jt);
-          const e = eAt(j);
-          checkW(at.t, at.row, vxm, e, tw);
-          let eb: number;
-          if (n === 1) {
-            // e to the probs row and on to the SXM beyond it
-            eb = claimTo(sch, 4, vxm, e, [...slicePositions(sch, at.t), sp], `${tw} e`);
-            toS = eb;
-            sumAt = e;
-          } else {
-            eb = claimTo(sch, 4, vxm, e, [vxm, ...slicePositions(sch, at.t)], `${tw} e`);
-            let dst = '-';
-            if (j === n - 1) {
-              sumAt = e + d.vxmAlu;
-              toS = toward(sch, 4, vxm, sumAt, sp, `${what} to ${sxm}`);
-              dst = name(toS);
-            }
-            sch.issue(acc, e, `ACC.fp32 ${dst}, ${name(eb)}${j === 0 ? ', reset' : ''}`);
-          }
-          issueAny(sch, alus, y(j) + d.vxmAlu, `EXP.fp32 ${name(eb)}, ${name(u)}`);
-          eReady.set(row.r * nT + tile.jt, writeRow(sch, at.t, at.row, eb, vxm, e, tw));
-        }
-        // RSUM at the SXM and back: rsqrt, squared (there is no divide)
-        const rs = sumAt + sch.travel(vxm, sp);
-        const back = rs + d.sxmReduce + sch.travel(sp, vxm);
-        const tot = toward(sch, 4, sp, rs + d.sxmReduce, vxm, `${what} total`);
-        sch.issue(sxm, rs, `RSUM.fp32 ${name(tot)}, ${name(toS)}`, `softmax r${row.r}`);
-        const rq = chainAny(sch, 4, back + d.vxmLarge, `${what} rsqrt`);
-        issueAny(sch, alus, back, `RSQRT.fp32 ${name(rq)}, ${name(tot)}`);
-        const o = wr(ir.t, ir.row, vxm, back + d.vxmLarge + d.vxmAlu, `${what} rsqrt^2`);
-        issueAny(sch, alus, back + d.vxmLarge, `MUL.fp32 ${name(o.base)}, ${name(rq)}, ${name(rq)}`);
-        if (n > 1) holdAcc(acc, eAt(0), eAt(n - 1));
-        invReady.set(row.r, o.ready);
-      }, what) + 1;
-    }
-    // C. p = e * rsqrt(sum)^2 back to the probs row; its fp16 to probs_q, two chunks of H
-    // positions, the upper one moved to lanes 0..H-1 by an SXM SHIFT
-    cur = start;
-    const tilesC: { row: Row; j: number }[] = [];
-    for (const row of [...list].sort((x, y) => invReady.get(x.r)! - invReady.get(y.r)!)) row.tiles.forEach((_, j) => tilesC.push({ row, j }));
-    for (const { row, j } of tilesC) {
-      const jt = row.tiles[j]!.jt;
-      const what = `softmax r${row.r} p tile ${jt}`;
-      const at = pr(row, jt);
-      const ir = iRow(row);
-      cur = placeR(Math.max(cur, invReady.get(row.r)! + d.memRead + 1, eReady.get(row.r * nT + jt)! + d.memRead + 1), (c) => {
-        const eb = rd(at.t, at.row, c, vxm, start, `${what} e`);
-        // 1/sum^2 read with e: where both lie in one pair (the tiny chip), a step early and passed
-        // on by an ALU (MULS by 1, exact)
-        let ib: number;
-        if (at.t.slices.some((x) => ir.t.slices.includes(x))) {
-          const early = rd(ir.t, ir.row, c - d.vxmAlu, vxm, start, `${what} rsqrt^2`);
-          ib = chainAny(sch, 4, c, `${what} rsqrt^2 passed on`);
-          issueAny(sch, alus, c - d.vxmAlu, `MULS.fp32 ${name(ib)}, ${name(early)}, 1`);
-        } else ib = rd(ir.t, ir.row, c, vxm, start, `${what} rsqrt^2`);
-        const pAt = c + d.vxmAlu;
-        const o = wr(at.t, at.row, vxm, pAt, what);
-        issueAny(sch, alus, c, `MUL.fp32 ${name(o.base)}, ${name(eb)}, ${name(ib)}`);
-        ends.softmax = Math.max(ends.softmax, o.ready);
-        pTail(row, jt, pAt, o.base, what);
-      }, what) + 1;
-    }
+    for (const row of [...blockRows[k]!].sort((x, y) => scoresReady.get(x.r)! - scoresReady.get(y.r)!)) placeRow(row);
   };
 
   // ---- values of block k: per V set (sequence b, kv head g, chunk c), per (token, attn vector)
@@ -668,27 +620,23 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
   // ACC with the attn row so far
   const hop = (cp: { pos: number }) => d.mxm + sch.travel(cp.pos, vxm);
   const placeValues = (k: number) => {
-    const list = blockRows[k]!;
     lay.vSets.forEach((vs, i) => {
       const b = Math.floor(i / (Hk * nC));
       const g = Math.floor(i / nC) % Hk;
       const c = i % nC;
-      const groups = new Map<number, Row[]>();
-      for (const row of list) {
-        if (row.b !== b || Math.floor(row.h / G) !== g || !row.chunks.includes(c)) continue;
-        const ar = row.m * tilesQ + Math.floor(row.h / hpv);
-        const l = groups.get(ar) ?? [];
-        l.push(row);
-        groups.set(ar, l);
-      }
+      const groups = groupsOf(k, i);
       if (!groups.size) return;
       const cp = st.planes[vs.plane]!;
       let cur = segment('v', i, vs, `attn_values V set b${b} kv ${g} chunk ${c}`);
       for (const [ar, heads] of groups) {
         heads.sort((x, y) => x.h - y.h);
         const n = heads.length;
-        const first = (attnCount.get(ar) ?? 0) === 0;
-        attnCount.set(ar, (attnCount.get(ar) ?? 0) + 1);
+        const idx = attnCount.get(ar) ?? 0;
+        const first = idx === 0;
+        attnCount.set(ar, idx + 1);
+        // the sum so far in an accumulator row; the last contribution writes the attn row
+        const dstT = idx === contribs[ar]! - 1 ? { t: out, row: ar } : accRow(ar);
+        const srcT = accRow(ar);
         const what = `attn_values m${heads[0]!.m} vector ${ar % tilesQ} kv ${g} chunk ${c}`;
         const xReady = Math.max(...heads.map((row) => pqReady.get(`${row.r}:${c}`)!));
         const prev = attnReady.get(ar) ?? 0;
@@ -706,14 +654,14 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
           });
           let ready: number;
           if (n === 1 && first) {
-            const o = storeRow(sch, out, ar, vxm, y(0) + d.vxmAlu, what);
+            const o = storeRow(sch, dstT.t, dstT.row, vxm, y(0) + d.vxmAlu, what);
             issueAny(sch, alus, y(0), `MUL.fp32 ${name(o.base)}, ${name(parts[0]!.pa)}, ${name(parts[0]!.mk)}`);
             ready = o.ready;
           } else if (n === 1) {
             const pb = chainAny(sch, 4, y(0) + d.vxmAlu, `${what} product`);
             issueAny(sch, alus, y(0), `MUL.fp32 ${name(pb)}, ${name(parts[0]!.pa)}, ${name(parts[0]!.mk)}`);
-            const ob = readFrom(sch, out, ar, y(0) + d.vxmAlu, vxm, start, `${what} so far`);
-            const o = storeRow(sch, out, ar, vxm, y(0) + 2 * d.vxmAlu, what);
+            const ob = readFrom(sch, srcT.t, srcT.row, y(0) + d.vxmAlu, vxm, start, `${what} so far`);
+            const o = storeRow(sch, dstT.t, dstT.row, vxm, y(0) + 2 * d.vxmAlu, what);
             issueAny(sch, alus, y(0) + d.vxmAlu, `ADD.fp32 ${name(o.base)}, ${name(pb)}, ${name(ob)}`);
             ready = o.ready;
           } else {
@@ -721,7 +669,7 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
             const aN = y(n - 1) + d.vxmAlu;
             const acc = accAlu(a0, aN);
             if (!first) {
-              const ob = readFrom(sch, out, ar, a0, vxm, start, `${what} so far`);
+              const ob = readFrom(sch, srcT.t, srcT.row, a0, vxm, start, `${what} so far`);
               sch.issue(acc, a0, `ACC.fp32 -, ${name(ob)}, reset`);
             }
             ready = 0;
@@ -730,7 +678,7 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
               issueAny(sch, alus, y(j), `MUL.fp32 ${name(pb)}, ${name(pa)}, ${name(mk)}`);
               let dst = '-';
               if (j === n - 1) {
-                const o = storeRow(sch, out, ar, vxm, aN + d.vxmAlu, what);
+                const o = storeRow(sch, dstT.t, dstT.row, vxm, aN + d.vxmAlu, what);
                 dst = name(o.base);
                 ready = o.ready;
               }
@@ -747,11 +695,15 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
   };
 
   // ---- the pipeline: scores one block ahead of the softmax and the values
+  const trace = blockTuning.trace;
   placeScores(0);
   for (let k = 0; k < nB; k++) {
     if (k + 1 < nB) placeScores(k + 1);
+    trace?.(`block ${k + 1}/${nB} (${Tb} tokens, ring ${Kr}): scores by ${ends.scores}`);
     placeSoftmax(k);
+    trace?.(`block ${k}: softmax by ${ends.softmax}`);
     placeValues(k);
+    trace?.(`block ${k}: values by ${ends.values}`);
   }
   for (const v of pqReady.values()) ends.probsQ = Math.max(ends.probsQ, v);
   st.probsQReady = ends.probsQ;
