@@ -46,14 +46,15 @@ export class WeightStore {
     const groupsPerPlane = Math.floor((M - reserved) / (this.F * P));
     if (groupsPerPlane < 1) throw new SfError(`chip ${chip.name}: ${M} MEM slices per hemisphere are too few for ${P} planes x ${this.F} feeding slices`);
     const last = sch.plan.positions - 1;
-    const used = reserved + groupsPerPlane * P * this.F;
+    // the activation slices nearest the VXM, the feeding groups beyond them (towards the MXMs):
+    // values moving between the VXM and the activations never cross the weights' flights
+    const first = M - groupsPerPlane * P * this.F;
     for (const side of ['W', 'E'] as const) {
-      for (let i = 0; i < reserved; i++) this.activationSlices.push(`MEM.${side}${i}`);
-      for (let i = used; i < M; i++) this.activationSlices.push(`MEM.${side}${i}`);
+      for (let i = 0; i < first; i++) this.activationSlices.push(`MEM.${side}${i}`);
       for (let p = 0; p < P; p++) {
         const groups: string[][] = [];
         for (let g = 0; g < groupsPerPlane; g++) {
-          groups.push(Array.from({ length: this.F }, (_, f) => `MEM.${side}${reserved + (g * P + p) * this.F + f}`));
+          groups.push(Array.from({ length: this.F }, (_, f) => `MEM.${side}${first + (g * P + p) * this.F + f}`));
         }
         for (const g of groups) this.weightSlices.push(...g);
         this.planes.push({ side, p, queue: `MXM.${side}${p}`, pos: side === 'W' ? 0 : last, base: (side === 'W' ? S : 0) + p * this.R, groups, group: 0 });
