@@ -46,7 +46,7 @@ import { encodeElements } from '../util/numerics.js';
 import { firstKey, type GraphOp } from '../models/graph.js';
 import { roundFloat } from '../models/quant.js';
 import { act, type Act, type LayerCtx, type Lowering } from './context.js';
-import { allocNear, aluQueues, chainAny, claimTo, constantApart, f32Bytes, i16Bytes, issueAny, place, readFrom, sxmNear } from './attn-common.js';
+import { allocNear, aluQueues, chainAny, claimTo, constantApart, f32Bytes, i16Bytes, issueAny, markRow, place, readFrom, sxmNear } from './attn-common.js';
 import { ATTENTION } from './registry.js';
 import { lowerBlocked } from './attn-blocks.js';
 import { READ_BACK } from './read-back.js';
@@ -336,18 +336,17 @@ export function toward(sch: Schedule, width: number, from: number, cycle: number
 // q_quant: q_rope (fp32, heads layout) -> q_q, one row per (token row m, head h): fp16 of head h
 // on lanes s*D .., s the slot of its (sequence, kv head) pair in its K set, zero elsewhere.
 
-export const lowerQQuant: Lowering = (ctx, op, start) => {
-  const st = state(ctx);
-  const { sch, d, vxm, alus, name } = env(ctx);
-  const { tokens: T, heads: Hq, kvHeads: Hk, group: G, kpack, hpv, headDim: D } = st.lay;
-  const q = act(ctx, op.inputs[0]!.name);
-  const M = q.tokens;
+/** q_q's rows (m * heads + h) and their chip tensors, registered as the q_quant op's output:
+ * with several tokens each row in a slice of the plane whose K set (the tile of the token's own
+ * position) multiplies it, so that the planes' MMs read different slices; else one tensor. */
+export function prepareQq(ctx: LayerCtx, st: State, M: number): (row: number) => { t: ChipTensor; row: number } {
+  if (st.qqAt) return st.qqAt;
+  const sch = ctx.sch;
   const lay = st.lay;
+  const { tokens: T, heads: Hq, kvHeads: Hk, group: G, kpack, headDim: D } = lay;
   let qqAt: (row: number) => { t: ChipTensor; row: number };
   let qq: ChipTensor;
   if (lay.vDup) {
-    // several tokens (attn-blocks.ts): row (m, h) in a slice of the plane whose K set (the tile of
-    // the token's own position) multiplies it, so that the four planes' MMs read four slices
     const plane = new Int32Array(M * Hq);
     const row = new Int32Array(M * Hq);
     const count = st.planes.map(() => 0);
@@ -376,39 +375,65 @@ export const lowerQQuant: Lowering = (ctx, op, start) => {
   }
   st.qq = qq;
   st.qqAt = qqAt;
-  register(ctx, op.outputs[0]!.name, qq, M, Hq, D, Hq * D, ctx.share.rank * Hq * D);
+  const out = ctx.graph.ops.find((o) => o.name === 'q_quant')!.outputs[0]!.name;
+  register(ctx, out, qq, M, Hq, D, Hq * D, ctx.share.rank * Hq * D);
+  return qqAt;
+}
+
+/**
+ * q_q's row (m, h) from the fp32 vector of q_rope holding head h, on streams `y` at the VXM on
+ * cycle `at` (read there, or made there by RoPE): masked to the head's lanes (a row of `mask`),
+ * cast, and moved by the SXM nearest its slice to lanes s*D .. where its slot s in the K set
+ * differs. Returns the cycle the row is readable.
+ */
+export function emitQq(ctx: LayerCtx, st: State, m: number, h: number, y: number, at: number, mask: ChipTensor, floor: number, what: string): number {
+  const { sch, d, vxm, alus, name } = env(ctx);
+  const { tokens: T, heads: Hq, kvHeads: Hk, group: G, kpack, hpv, headDim: D } = st.lay;
+  const b = Math.floor(m / T);
+  const s = (b * Hk + Math.floor(h / G)) % kpack;
+  const shift = s * D - (h % hpv) * D;
+  const { t: qt, row } = st.qqAt!(m * Hq + h);
+  const mb = readFrom(sch, mask, h % hpv, at, vxm, floor, `${what} mask`);
+  const p = chainAny(sch, 4, at + d.vxmAlu, `${what} masked`);
+  issueAny(sch, alus, at, `MUL.fp32 ${name(p)}, ${name(y)}, ${name(mb)}`);
+  const cv = at + d.vxmAlu + d.vxmLarge;
+  let ready: number;
+  if (shift === 0) {
+    const o1 = storeRow(sch, qt, row, vxm, cv, what);
+    issueAny(sch, alus, at + d.vxmAlu, `CVT.${st.adt} ${name(o1.base)}, ${name(p)}, fp32`);
+    ready = o1.ready;
+  } else {
+    const sxm = sxmNear(sch, qt);
+    const sp = sch.position(sxm);
+    const to = toward(sch, 2, vxm, cv, sp, `${what} to ${sxm}`);
+    issueAny(sch, alus, at + d.vxmAlu, `CVT.${st.adt} ${name(to)}, ${name(p)}, fp32`);
+    const sh = cv + sch.travel(vxm, sp);
+    const o1 = storeRow(sch, qt, row, sp, sh + d.sxm, what);
+    sch.issue(sxm, sh, `SHIFT.${st.adt} ${name(o1.base)}, ${name(to)}, ${shift}`);
+    ready = o1.ready;
+  }
+  markRow(ctx, qt, row, ready);
+  return ready;
+}
+
+export const lowerQQuant: Lowering = (ctx, op, start) => {
+  const st = state(ctx);
+  const { sch, vxm } = env(ctx);
+  const { heads: Hq, hpv } = st.lay;
+  const q = act(ctx, op.inputs[0]!.name);
+  const M = q.tokens;
+  prepareQq(ctx, st, M);
   const mask = headMask(ctx, st, [q.t]);
   ctx.units.add('MEM').add('VXM').add('SXM');
   let end = start;
   let cur = start;
   for (let m = 0; m < M; m++) {
-    const b = Math.floor(m / T);
     for (let h = 0; h < Hq; h++) {
-      const s = (b * Hk + Math.floor(h / G)) % kpack;
-      const o = (h % hpv) * D;
-      const shift = s * D - o;
-      const { t: qt, row } = qqAt(m * Hq + h);
-      const sxm = sxmNear(sch, qt);
-      const sp = sch.position(sxm);
       const what = `q_quant m${m} h${h}`;
+      const src = m * q.tiles + Math.floor(h / hpv);
       cur = place(sch, cur, (c) => {
-        const xb = readFrom(sch, q.t, m * q.tiles + Math.floor(h / hpv), c, vxm, start, what);
-        const mb = readFrom(sch, mask, h % hpv, c, vxm, start, `${what} mask`);
-        const p = chainAny(sch, 4, c + d.vxmAlu, `${what} masked`);
-        issueAny(sch, alus, c, `MUL.fp32 ${name(p)}, ${name(xb)}, ${name(mb)}`);
-        const cv = c + d.vxmAlu + d.vxmLarge;
-        if (shift === 0) {
-          const o1 = storeRow(sch, qt, row, vxm, cv, what);
-          issueAny(sch, alus, c + d.vxmAlu, `CVT.${st.adt} ${name(o1.base)}, ${name(p)}, fp32`);
-          end = Math.max(end, o1.ready);
-        } else {
-          const to = toward(sch, 2, vxm, cv, sp, `${what} to ${sxm}`);
-          issueAny(sch, alus, c + d.vxmAlu, `CVT.${st.adt} ${name(to)}, ${name(p)}, fp32`);
-          const at = cv + sch.travel(vxm, sp);
-          const o1 = storeRow(sch, qt, row, sp, at + d.sxm, what);
-          sch.issue(sxm, at, `SHIFT.${st.adt} ${name(o1.base)}, ${name(to)}, ${shift}`);
-          end = Math.max(end, o1.ready);
-        }
+        const xb = readFrom(sch, q.t, src, c, vxm, start, what);
+        end = Math.max(end, emitQq(ctx, st, m, h, xb, c, mask, start, what));
       }, what) + 1;
     }
   }

@@ -40,7 +40,7 @@
 // row (of 2 SXMs and 16 groups a cycle); first-fit packs a row every 2-3 cycles.
 import type { GraphOp } from '../models/graph.js';
 import type { LayerCtx } from './context.js';
-import { aluQueues, chainAny as chainAnyE, claimTo, f32Bytes, issueAny, place, readFrom } from './attn-common.js';
+import { aluQueues, chainAny as chainAnyE, claimTo, f32Bytes, issueAny, place, readFrom, rowReady } from './attn-common.js';
 import { install, partRow, register, setRow, toward, window, type State } from './attention.js';
 import { slicePositions, storeRow, writeRow } from './rows.js';
 import { ScheduleConflict } from './schedule.js';
@@ -368,10 +368,13 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
   const sxmAt = (t: ChipTensor) => (slicePositions(sch, t)[0]! < vxm ? 'SXM.W' : 'SXM.E');
 
   // ---- the planes: segments in program order; the set each plane holds
-  const planeFree = st.planes.map((cp) => Math.max(start, sch.free(cp.queue)));
+  // every row the pipeline reads is a constant or written with its ready cycle recorded (the
+  // Schedule refuses a read before its write), so nothing here waits for the op's start: block 0
+  // begins as soon as its q_q rows and the K sets land
+  const planeFree = st.planes.map((cp) => sch.free(cp.queue));
   const held: (string | null)[] = st.planes.map(() => null);
   const setReady = (kind: 'k' | 'v', set: { plane: number; base: number }) => {
-    let r = start;
+    let r = 0;
     for (let k = 0; k < H; k++) {
       const at = setRow(st, kind, set, k);
       r = Math.max(r, st.ready.get(`${at.t.name}:${at.row}`) ?? 0);
@@ -412,9 +415,9 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
       let cur = segment('k', i, ks, `attn_scores K set ${sig} tile ${jt}`);
       for (const row of mine) {
         const what = `attn_scores b${row.b} h${row.h} t${row.t} tile ${jt}`;
-        cur = placeR(cur, (c) => {
-          const q = qqAt(row.m * Hq + row.h);
-          const xb = rd(q.t, q.row, c, cp.pos, start, what);
+        const q = qqAt(row.m * Hq + row.h);
+        cur = placeR(Math.max(cur, rowReady(ctx, q.t, q.row, start) + d.memRead + 1), (c) => {
+          const xb = rd(q.t, q.row, c, cp.pos, 0, what);
           const at = sc(row, jt);
           const o = wr(at.t, at.row, cp.pos, c + d.mxm, what);
           sch.issue(cp.queue, c, `MM.${st.adt} ${name(xb)}, ${name(o.base)}`, what);
@@ -431,11 +434,11 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
     const tile = row.tiles[k]!;
     const c = y - d.vxmAlu * (tile.mask >= 0 ? 2 : 1);
     const at = sc(row, tile.jt);
-    const sb = rd(at.t, at.row, c, vxm, start, what);
+    const sb = rd(at.t, at.row, c, vxm, 0, what);
     if (tile.mask >= 0) {
       const z = chainAny(sch, 4, c + d.vxmAlu, `${what} z`);
       issueAny(sch, alus, c, `MULS.fp32 ${name(z)}, ${name(sb)}, ${scale}`);
-      const mk = readFrom(sch, maskT, tile.mask, c + d.vxmAlu, vxm, start, `${what} mask`);
+      const mk = readFrom(sch, maskT, tile.mask, c + d.vxmAlu, vxm, 0, `${what} mask`);
       issueAny(sch, alus, c + d.vxmAlu, `ADD.fp32 ${name(dst)}, ${name(z)}, ${name(mk)}`);
     } else issueAny(sch, alus, c, `MULS.fp32 ${name(dst)}, ${name(sb)}, ${scale}`);
   };
@@ -500,7 +503,7 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
    * by one ALU's ACC, which sends the sum. rsqrt(sum)^2 comes straight back, passed on likewise,
    * to meet each e_j read back: p_j to the probs row, its fp16 to probs_q.
    */
-  let curRow = start;
+  let curRow = 0;
   const placeRow = (row: Row): void => {
     const what = `softmax r${row.r}`;
     const n = row.tiles.length;
@@ -596,7 +599,7 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
         const jt = row.tiles[j]!.jt;
         const at = pr(row, jt);
         const cj = c + j * a;
-        const er = rd(at.t, at.row, cj, vxm, start, `${what} tile ${jt} e back`);
+        const er = rd(at.t, at.row, cj, vxm, 0, `${what} tile ${jt} e back`);
         const pAt = cj + a;
         const o = wr(at.t, at.row, vxm, pAt, `${what} tile ${jt} p`);
         issueAny(sch, alus, cj, `MUL.fp32 ${name(o.base)}, ${name(er)}, ${name(invs[j]!)}`);
@@ -646,10 +649,10 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
           const parts: { pa: number; mk: number }[] = [];
           heads.forEach((row, j) => {
             const q = pqOf(row, c);
-            const xb = rd(q.t, q.row, c0 + 2 * j, cp.pos, start, `${what} x`);
+            const xb = rd(q.t, q.row, c0 + 2 * j, cp.pos, 0, `${what} x`);
             const pa = toward(sch, 4, cp.pos, c0 + 2 * j + d.mxm, vxm, `${what} partial`);
             sch.issue(cp.queue, c0 + 2 * j, `MM.${st.adt} ${name(xb)}, ${name(pa)}`, what);
-            const mk = readFrom(sch, hmasks[ar % hmasks.length]!, row.h % hpv, y(j), vxm, start, `${what} mask`);
+            const mk = readFrom(sch, hmasks[ar % hmasks.length]!, row.h % hpv, y(j), vxm, 0, `${what} mask`);
             parts.push({ pa, mk });
           });
           let ready: number;
@@ -660,7 +663,7 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
           } else if (n === 1) {
             const pb = chainAny(sch, 4, y(0) + d.vxmAlu, `${what} product`);
             issueAny(sch, alus, y(0), `MUL.fp32 ${name(pb)}, ${name(parts[0]!.pa)}, ${name(parts[0]!.mk)}`);
-            const ob = readFrom(sch, srcT.t, srcT.row, y(0) + d.vxmAlu, vxm, start, `${what} so far`);
+            const ob = readFrom(sch, srcT.t, srcT.row, y(0) + d.vxmAlu, vxm, 0, `${what} so far`);
             const o = storeRow(sch, dstT.t, dstT.row, vxm, y(0) + 2 * d.vxmAlu, what);
             issueAny(sch, alus, y(0) + d.vxmAlu, `ADD.fp32 ${name(o.base)}, ${name(pb)}, ${name(ob)}`);
             ready = o.ready;
@@ -669,7 +672,7 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
             const aN = y(n - 1) + d.vxmAlu;
             const acc = accAlu(a0, aN);
             if (!first) {
-              const ob = readFrom(sch, srcT.t, srcT.row, a0, vxm, start, `${what} so far`);
+              const ob = readFrom(sch, srcT.t, srcT.row, a0, vxm, 0, `${what} so far`);
               sch.issue(acc, a0, `ACC.fp32 -, ${name(ob)}, reset`);
             }
             ready = 0;

@@ -165,3 +165,19 @@ export function allocNear(ctx: LayerCtx, name: string, dtype: ChipTensor['dtype'
   const pick = fits.find((i) => !used.has(i)) ?? fits[0];
   return ctx.sram.alloc(name, dtype, rows, { ...opts, pair: pick });
 }
+
+const rowReadies = new WeakMap<object, Map<string, number>>();
+
+/** Records the cycle a row an attention lowering wrote is readable (by the layer's acts map), so
+ * that the next lowering may start on each row as soon as it lands rather than at the op's end
+ * (the Schedule refuses a read before its write in any case). */
+export function markRow(ctx: LayerCtx, t: ChipTensor, row: number, ready: number): void {
+  let m = rowReadies.get(ctx.acts);
+  if (!m) rowReadies.set(ctx.acts, (m = new Map()));
+  m.set(`${t.name}:${row}`, ready);
+}
+
+/** The cycle markRow recorded for a row, or `otherwise`. */
+export function rowReady(ctx: LayerCtx, t: ChipTensor, row: number, otherwise: number): number {
+  return rowReadies.get(ctx.acts)?.get(`${t.name}:${row}`) ?? otherwise;
+}
