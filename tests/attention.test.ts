@@ -20,6 +20,7 @@ import { loadCoreWasm } from '../src/chip/wasm-node.js';
 import { loadModelConfig, parseModelConfig, type ModelConfig } from '../src/models/config.js';
 import { referenceLayer } from '../src/models/reference.js';
 import { checkOpByOp } from '../src/models/bounds.js';
+import { roundFloat } from '../src/models/quant.js';
 import type { LayerOptions } from '../src/models/graph.js';
 import { headsPer, type LayerCtx } from '../src/compiler/context.js';
 import { Schedule } from '../src/compiler/schedule.js';
@@ -145,6 +146,16 @@ async function runAttention(chipName: string, options: LayerOptions, model: stri
     expect(c.comparison.ok, `${c.op} -> ${c.output}: ratio ${c.comparison.maxRatio} worst ${JSON.stringify(c.comparison.worst)}`).toBe(true);
     expect(c.comparison.count).toBeGreaterThan(0);
   }
+  // checkOpByOp bounds a float rounding by the implementation's own output (bounds.ts,
+  // roundRange), which any output meets: q_q and probs_q must be the attention dtype's rounding
+  // of q_rope and probs exactly (outside the attended window probs_q reads back as 0)
+  const adt = graph.shape.precision.attention as 'fp16' | 'bf16';
+  for (const [q, x] of [['q_rope_q', 'q_rope'], ['probs_q', 'probs']] as const) {
+    const want = Array.from(actual[x]!, (v) => roundFloat(v, adt));
+    const have = Array.from(actual[q]!);
+    const bad = have.findIndex((v, i) => v !== want[i] && !(v === 0 && want[i] === 0));
+    expect(bad, `${q}[${bad}] = ${have[bad]}, want ${want[bad]}`).toBe(-1);
+  }
   return { cycles: results[0]!.cycles, spans, checks, attn: actual.attn!, layout: lay };
 }
 
@@ -168,6 +179,9 @@ describe('attention lowerings (tiny model)', () => {
   cases.push(['tiny', { phase: 'decode', past: 40, window: 20 } as LayerOptions]);
   cases.push(['tiny', { phase: 'decode', past: 9, batch: 2, dtype: 'fp16' }]);
   cases.push(['tiny', { phase: 'decode', past: 9, dtype: 'bf16' }]);
+  // several tokens (the prefill pipeline) with a sliding window and with bf16
+  cases.push(['tsp-v1', { phase: 'prefill', tokens: 6, past: 330, window: 40 } as LayerOptions]);
+  cases.push(['tiny', { phase: 'prefill', tokens: 3, past: 6, batch: 2, dtype: 'bf16' }]);
   for (const [chip, o] of cases) {
     it(`${chip} ${o.phase} past ${o.past ?? 0} batch ${o.batch ?? 1} tokens ${o.tokens ?? 1}${(o as { window?: number }).window ? ` window ${(o as { window?: number }).window}` : ''}${o.dtype ? ` ${o.dtype}` : ''}: within bounds, no hazards, cycles as predicted`, async () => {
       const r = await runAttention(chip, o);

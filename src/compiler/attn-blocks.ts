@@ -100,7 +100,7 @@ class Ring {
 /** A tensor of the pipeline: fp32 in a pair, or fp16 in a slice of a plane (probs_q). */
 interface Need {
   name: string;
-  dtype: 'fp32' | 'fp16';
+  dtype: 'fp32' | 'fp16' | 'bf16';
   rows: number;
   /** Row accesses per softmax row: pairs are filled least loaded first (a pair serves one fp32
    * row a cycle, read or write: each slice issues one instruction a cycle). */
@@ -255,7 +255,7 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
     for (let i = 0; i < nAcc; i++) needs.push({ name: `attn_acc_${i}`, dtype: 'fp32', rows: Math.ceil((M * tilesQ - i) / nAcc), weight: 2 });
     for (let i = 0; i < nMask; i++) needs.push({ name: `softmax_masks_${i}`, dtype: 'fp32', rows: maskKeys.length, weight: 1, data: f32Bytes(mv) });
     for (let i = 0; i < nHead; i++) needs.push({ name: `attn_head_mask_v${i}`, dtype: 'fp32', rows: hpv, weight: 1, data: f32Bytes(hv) });
-    st.planes.forEach((_, p) => needs.push({ name: `probs_q_${p}`, dtype: 'fp16', rows: Kr * pqPerBlock[p]!, weight: 0, plane: p }));
+    st.planes.forEach((_, p) => needs.push({ name: `probs_q_${p}`, dtype: st.adt, rows: Kr * pqPerBlock[p]!, weight: 0, plane: p }));
     return needs;
   };
   const freeNow = () => new Map(ctx.weightStore.activationSlices.map((s) => [s, ctx.sram.free(s)] as [string, number]));
