@@ -55,6 +55,8 @@ export class Schedule {
   private readonly spans = new Map<string, [number, number][]>();
   private readonly ports = new Map<string, number>();
   private readonly ready = new Map<string, number>();
+  /** Streams that pickStreams offers last (see keepLast). */
+  private readonly keptLast = new Set<number>();
   readonly tensors: TensorDecl[] = [];
   readonly notes: string[] = [];
   /** Undo steps of the open trial (see attempt). */
@@ -190,8 +192,16 @@ export class Schedule {
    */
   pickStreams(east: boolean, width: number, values: { offset: number; width: number; from: number; cycle: number; to: number }[], what: string): number {
     const S = this.chip.streamsPerDirection;
+    // groups holding a stream kept for last (the MXM planes' x streams) are tried last
+    const order: number[] = [];
+    const later: number[] = [];
     for (let b = 0; b + width <= S; b += width) {
       const base = east ? b : S + b;
+      let kept = false;
+      for (let s = base; s < base + width; s++) if (this.keptLast.has(s)) kept = true;
+      (kept ? later : order).push(base);
+    }
+    for (const base of [...order, ...later]) {
       const ok = values.every((v) => {
         const f = this.flight(base, v.from, v.cycle);
         return this.spanFree(base + v.offset, v.width, f, Math.min(v.from, v.to), Math.max(v.from, v.to));
@@ -223,6 +233,12 @@ export class Schedule {
     const at = this.arrival(id, from, cycle, to);
     this.claimStreams(id, width, this.flight(id, from, cycle), Math.min(from, to), Math.max(from, to), what);
     return at;
+  }
+
+  /** Streams to offer other values last: the MXM planes' first streams, which carry x into the
+   * planes for long runs of cycles (weight-store.ts). */
+  keepLast(ids: number[]): void {
+    for (const id of ids) this.keptLast.add(id);
   }
 
   /** Records that `key` (a tensor row) holds its new value from `cycle` on. */

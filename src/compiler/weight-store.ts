@@ -60,6 +60,8 @@ export class WeightStore {
         this.planes.push({ side, p, queue: `MXM.${side}${p}`, pos: side === 'W' ? 0 : last, base: (side === 'W' ? S : 0) + p * this.R, groups, group: 0 });
       }
     }
+    // x (two streams for a float operand) rides the planes' first streams into them
+    sch.keepLast(this.planes.flatMap((pl) => [pl.base, pl.base + 1]));
   }
 
   /** Bytes of weights the chip can hold. */
