@@ -217,8 +217,8 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
       const rows = M * tiles.length;
       // (away from x and the output, which are read and written on the same cycles)
       const apart = [...x.t.slices, ...(x.mirror?.slices ?? []), ...acc.t.slices];
-      const runs = kt > 1 ? [ctx.sram.alloc(`${op.name}_run_${pl.side}${pl.p}`, acc.t.dtype, rows, { avoid: apart, side: pl.side })] : [];
-      if (runs.length) runs.push(ctx.sram.alloc(`${op.name}_run2_${pl.side}${pl.p}`, acc.t.dtype, rows, { avoid: [...apart, ...runs[0].slices], side: pl.side }));
+      const runs = kt > 1 ? [ctx.sram.alloc(`${op.name}_run_${pl.side}${pl.p}`, acc.t.dtype, rows, { avoid: apart, side: pl.side, strict: true })] : [];
+      if (runs.length) runs.push(ctx.sram.alloc(`${op.name}_run2_${pl.side}${pl.p}`, acc.t.dtype, rows, { avoid: [...apart, ...runs[0].slices], side: pl.side, strict: true }));
       const aluName = `VXM.${(4 + pi) % chip.vxmAlus}`;
       for (let kk = 0; kk < kt; kk++) {
         tiles.forEach((nn, ti) => {

@@ -82,7 +82,7 @@ export class Sram {
   }
 
   /** A tensor in the next activation pair (round robin), or in pair `pair` (index into pairs). */
-  alloc(name: string, dtype: ChipDtype, rows: number, opts: { data?: Uint8Array | Uint8Array[]; output?: boolean; pair?: number; avoid?: string[]; side?: 'W' | 'E' } = {}): ChipTensor {
+  alloc(name: string, dtype: ChipDtype, rows: number, opts: { data?: Uint8Array | Uint8Array[]; output?: boolean; pair?: number; avoid?: string[]; side?: 'W' | 'E'; strict?: boolean } = {}): ChipTensor {
     const bytes = CHIP_BYTES[dtype];
     let tries = opts.pair !== undefined ? [opts.pair % this.pairs.length] : this.pairs.map((_, i) => (this.turn + i) % this.pairs.length);
     // a hemisphere's pairs first (results of its MXM planes stay on their side of the VXM)
@@ -90,7 +90,8 @@ export class Sram {
     // pairs holding slices to avoid (operands read on the same cycles) come last
     if (opts.avoid?.length) {
       const clash = (p: number) => this.pairs[p].some((s) => opts.avoid!.includes(s));
-      tries = [...tries.filter((p) => !clash(p)), ...tries.filter(clash)];
+      tries = [...tries.filter((p) => !clash(p)), ...(opts.strict ? [] : tries.filter(clash))];
+      if (!tries.length) throw new FitError(name, `tensor ${name} (${dtype}[${rows},${this.chip.lanes}]) does not fit: every slice pair with room holds a tensor it must be read beside`, rows * this.chip.lanes * bytes);
     }
     let last: unknown = null;
     for (const p of tries) {
