@@ -279,8 +279,12 @@ export class Core {
     const [rows, cols] = t.shape;
     const mem = new Uint8Array(this.x.memory.buffer);
     if (bytes === 1) {
-      // one byte plane: each row is one vector, copied whole
-      for (let r = 0; r < rows; r++) mem.set(data.subarray(r * cols, (r + 1) * cols), this.planeLocation(t, r, 0));
+      // one byte plane: row r is vector addr + r of the one slice, copied whole (all rows at once
+      // when they fill their vectors)
+      const base = this.planeLocation(t, 0, 0);
+      const L = this.chip.lanes;
+      if (cols === L) mem.set(data.subarray(0, rows * cols), base);
+      else for (let r = 0; r < rows; r++) mem.set(data.subarray(r * cols, (r + 1) * cols), base + r * L);
       return;
     }
     for (let r = 0; r < rows; r++) {
@@ -300,10 +304,10 @@ export class Core {
     if (!this.functional) return out;
     const mem = new Uint8Array(this.x.memory.buffer);
     if (bytes === 1) {
-      for (let r = 0; r < rows; r++) {
-        const off = this.planeLocation(t, r, 0);
-        out.set(mem.subarray(off, off + cols), r * cols);
-      }
+      const base = this.planeLocation(t, 0, 0);
+      const L = this.chip.lanes;
+      if (cols === L) out.set(mem.subarray(base, base + rows * cols));
+      else for (let r = 0; r < rows; r++) out.set(mem.subarray(base + r * L, base + r * L + cols), r * cols);
       return out;
     }
     for (let r = 0; r < rows; r++) {
