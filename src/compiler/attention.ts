@@ -917,7 +917,11 @@ interface SoftRow {
 
 export const lowerSoftmax: Lowering = (ctx, op, start) => {
   const st = state(ctx);
-  if (st.ends) return Math.max(start, st.ends.softmax);
+  if (st.ends) {
+    // placed by attn_scores' pipeline (attn-blocks.ts): the cycles after the scores are done
+    ctx.units.add('MEM').add('VXM').add('SXM');
+    return Math.max(start, st.ends.softmax);
+  }
   const lay = st.lay;
   const { sch, d, vxm, alus, name } = env(ctx);
   const { lanes: L, half: H, tokens: T, heads: Hq, nT, nC, batch: B } = lay;
@@ -1195,7 +1199,10 @@ export const lowerProbsQuant: Lowering = (ctx, _op, start) => {
 
 export const lowerAttnValues: Lowering = (ctx, op, start) => {
   const st = state(ctx);
-  if (st.ends) return Math.max(start, st.ends.values);
+  if (st.ends) {
+    ctx.units.add('MEM').add('MXM').add('VXM');
+    return Math.max(start, st.ends.values);
+  }
   const lay = st.lay;
   const { sch, d, vxm, alus, name } = env(ctx);
   const { half: H, tokens: T, heads: Hq, group: G, hpv, headDim: D, nC, tilesKV, batch: B } = lay;

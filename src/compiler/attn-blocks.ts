@@ -227,9 +227,8 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
   for (let k = 0; k < nB; k++) for (let i = 0; i < lay.vSets.length; i++) for (const ar of groupsOf(k, i).keys()) contribs[ar]!++;
   const nAcc = contribs.some((x) => x > 1) ? Math.max(1, Math.min(4, Math.floor(ctx.sram.pairs.length / 3))) : 0;
 
-  // the ring: every block when it fits (functional compiles must), else as many as fit (>= 2)
   // masks: the softmax's boundary tiles (0 on attended lanes, -inf elsewhere), copies in several
-  // pairs (a causal row reads one on two passes); the head-slot masks of the values, two copies
+  // pairs (a causal row reads its mask twice); the head-slot masks of the values, two copies
   const mv = new Float64Array(Math.max(1, maskKeys.length) * L);
   maskKeys.forEach((key, i) => {
     const [a0, a1] = key.split(':').map(Number) as [number, number];
@@ -258,6 +257,7 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
     st.planes.forEach((_, p) => needs.push({ name: `probs_q_${p}`, dtype: st.adt, rows: Kr * pqPerBlock[p]!, weight: 0, plane: p }));
     return needs;
   };
+  // the ring: every block when it fits (functional compiles must), else as many as fit (>= 2)
   const freeNow = () => new Map(ctx.weightStore.activationSlices.map((s) => [s, ctx.sram.free(s)] as [string, number]));
   // a functional compile keeps every row (the op-by-op check reads them all back): where they do
   // not fit, the allocation below fails with the tensor and the shortfall
