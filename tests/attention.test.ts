@@ -196,6 +196,8 @@ describe('attention lowerings (mid-size GQA model on tsp-v1)', () => {
     ['prefill 12 tokens batch 2', { phase: 'prefill', tokens: 12, batch: 2 }],
     // rows over two position tiles (the softmax's three passes) and three chunks of 160
     ['prefill 30 tokens after 300', { phase: 'prefill', tokens: 30, past: 300 }],
+    // rows of four tiles (a long past): the softmax's longer rows, p tile by tile
+    ['prefill 3 tokens after 1000', { phase: 'prefill', tokens: 3, past: 1000 }],
     // blocks of 20 rows: the pipeline's blocks, re-installed K and V sets
     ['prefill 16 tokens batch 2 in blocks', { phase: 'prefill', tokens: 16, batch: 2 }, 20],
   ];

@@ -829,6 +829,12 @@ export function partRow<X>(ps: X[], r: number, per: number, jt: number): { t: X;
   return { t: ps[r % ps.length]!, row: Math.floor(r / ps.length) * per + jt };
 }
 
+/** The blocked pipeline's scores and probs rows (attn-blocks.ts): tile jt of slot `slot` in part
+ * (slot + jt) mod parts, so that a row's tiles lie in different pairs. */
+export function tileRow<X>(ps: X[], slot: number, per: number, jt: number): { t: X; row: number } {
+  return { t: ps[(slot + jt) % ps.length]!, row: Math.floor(slot / ps.length) * per + jt };
+}
+
 /** Where probs_q row (r, c) lives: the plane of the V set (b, kv vector of h, c), and its row
  * there (rows numbered per plane in (r, c) order). */
 function pqAt(lay: AttentionLayout): { plane: Int32Array; row: Int32Array; rows: number[] } {
@@ -1461,7 +1467,8 @@ export function readBackAttention(
                   out[o + pos] = get(rank, lay.tensors.probsQ[pl]!)[row * L + (pos % H)]!;
                 }
                 else {
-                  const at = partRow(name === 'scores' ? lay.tensors.scores : lay.tensors.probs, bl ? bl.slot[r]! : r, nT, Math.floor(pos / L));
+                  const ps = name === 'scores' ? lay.tensors.scores : lay.tensors.probs;
+                  const at = bl ? tileRow(ps, bl.slot[r]!, nT, Math.floor(pos / L)) : partRow(ps, r, nT, Math.floor(pos / L));
                   out[o + pos] = get(rank, at.t)[at.row * L + (pos % L)]!;
                 }
               }

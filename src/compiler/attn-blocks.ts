@@ -19,9 +19,11 @@
 //    (+ -inf outside the causal window) for its tiles, a lane-wise MAX chain, RMAX at an SXM; M
 //    comes straight back to the VXM (passed on by an ALU from tile to tile) to meet z_j made
 //    again from the scores rows; e_j = exp(z_j - M) to the probs rows, summed (a one-tile row's e
-//    goes on to the SXM beyond its probs row; longer rows sum on one ALU's ACC), RSUM;
-//    rsqrt(sum)^2 comes straight back to meet each e_j read back: p_j to the probs rows and their
-//    fp16 to probs_q. M and 1/sum never touch SRAM. probs_q holds chunks of H positions (the
+//    goes on to the SXM beyond its probs row; longer rows sum on one ALU's ACC, which no other op
+//    of the row uses), RSUM; rsqrt(sum)^2 comes straight back to meet e read back: p to the probs
+//    row and its fp16 to probs_q. M and 1/sum never touch SRAM. A longer row stores rsqrt(sum)^2
+//    and places each tile's p on its own (in one placement, reads and writes of one pair at fixed
+//    distances can collide on every cycle). probs_q holds chunks of H positions (the
 //    MXM's fp16 rows), the upper chunk of a tile moved to lanes 0..H-1 by an SXM SHIFT, each in a
 //    slice of the plane whose V set multiplies it;
 //  - values: V sets hold one kv head on every head slot (attention.ts, vDup), so a query head's
@@ -33,7 +35,8 @@
 // block k+1 go before the values of block k, so the MXM has work while block k is normalised.
 // Where rows are read and written: scores rows in up to four pairs on the west side, probs rows
 // in as many on the east (a row's RMAX tries the SXM across the chip first, its RSUM is at the
-// SXM beyond its probs row), spread by slot; the pairs the KV cache installs hold are filled last.
+// SXM beyond its probs row), tile jt of slot s in part (s + jt) mod parts (a row's tiles in
+// different pairs); the pairs the KV cache installs hold are filled last.
 // Placement is first-fit from the cycle a row's inputs land (Schedule.attempt), a softmax row
 // trying two mask copies and both SXMs for its RMAX on each cycle. The softmax rows bound the
 // pipeline: two SXM reductions and about sixteen stream groups through the VXM's position per
@@ -41,7 +44,7 @@
 import type { GraphOp } from '../models/graph.js';
 import type { LayerCtx } from './context.js';
 import { aluQueues, chainAny as chainAnyE, claimTo, f32Bytes, issueAny, place, readFrom, rowReady } from './attn-common.js';
-import { install, partRow, register, setRow, toward, window, type State } from './attention.js';
+import { install, partRow, register, setRow, tileRow, toward, window, type State } from './attention.js';
 import { slicePositions, storeRow, writeRow } from './rows.js';
 import { ScheduleConflict } from './schedule.js';
 import type { ChipTensor } from './sram.js';
@@ -152,6 +155,9 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
   const d = chip.delays;
   const vxm = ctx.vxm;
   const alus = aluQueues(ctx);
+  // an ALU whose accumulator a row's ACC chain holds takes no other op of that row
+  let reserved: string | null = null;
+  const freeAlus = () => (reserved ? alus.filter((q) => q !== reserved) : alus);
   const name = (id: number) => sch.plan.streamName(id);
   const { lanes: L, half: H, tokens: T, heads: Hq, kvHeads: Hk, group: G, kpack, hpv, headDim: D, nT, nC, batch: B } = lay;
   const graph = ctx.graph;
@@ -237,6 +243,7 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
   const hv = new Float64Array(hpv * L);
   for (let q = 0; q < hpv; q++) for (let x = 0; x < D; x++) hv[q * L + q * D + x] = 1;
   const nPairs = ctx.sram.pairs.length;
+  const multi = rows.some((row) => row.tiles.length > 1);
   const nMask = maskKeys.length ? (nPairs >= 8 ? 4 : 1) : 0;
   const nHead = nPairs >= 4 ? 2 : 1;
   const attnName = opOf('attn_values').outputs[0]!.name;
@@ -244,13 +251,15 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
   const nParts = Math.max(1, Math.min(4, Math.floor(ctx.sram.pairs.length / 2)));
   const needsFor = (Kr: number): Need[] => {
     const slots = Kr * Rb;
-    const part = (i: number) => Math.ceil((slots - i) / nParts);
+    // tile jt of slot s in part (s + jt) mod nParts (tileRow): every part holds a row per slot / nParts
+    const part = () => Math.ceil(slots / nParts);
     const needs: Need[] = [];
     for (let i = 0; i < nParts; i++) {
-      needs.push({ name: `scores_${i}`, dtype: 'fp32', rows: part(i) * nT, weight: 3, side: 'W' });
-      needs.push({ name: `probs_${i}`, dtype: 'fp32', rows: part(i) * nT, weight: 3, side: 'E' });
+      needs.push({ name: `scores_${i}`, dtype: 'fp32', rows: part() * nT, weight: 3, side: 'W' });
+      needs.push({ name: `probs_${i}`, dtype: 'fp32', rows: part() * nT, weight: 3, side: 'E' });
     }
     needs.push({ name: attnName.replace(/\./g, '_'), dtype: 'fp32', rows: M * tilesQ, weight: 1 });
+    if (multi) for (let i = 0; i < 2; i++) needs.push({ name: `softmax_inv2_${i}`, dtype: 'fp32', rows: Math.ceil((slots - i) / 2), weight: 1 });
     for (let i = 0; i < nAcc; i++) needs.push({ name: `attn_acc_${i}`, dtype: 'fp32', rows: Math.ceil((M * tilesQ - i) / nAcc), weight: 2 });
     for (let i = 0; i < nMask; i++) needs.push({ name: `softmax_masks_${i}`, dtype: 'fp32', rows: maskKeys.length, weight: 1, data: f32Bytes(mv) });
     for (let i = 0; i < nHead; i++) needs.push({ name: `attn_head_mask_v${i}`, dtype: 'fp32', rows: hpv, weight: 1, data: f32Bytes(hv) });
@@ -283,6 +292,8 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
   const masksOf = (row: Row) => maskCopies[row.slot % maskCopies.length]!;
   const hmasks = Array.from({ length: nHead }, (_, i) => T_.get(`attn_head_mask_v${i}`)!);
   const accT = Array.from({ length: nAcc }, (_, i) => T_.get(`attn_acc_${i}`)!);
+  const iT = multi ? [T_.get('softmax_inv2_0')!, T_.get('softmax_inv2_1')!] : [];
+  const iRow = (row: Row) => partRow(iT, row.slot, 1, 0);
   const accRow = (ar: number) => partRow(accT, ar, 1, 0);
   const ring = new Ring(Kr < nB);
 
@@ -340,30 +351,26 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
   };
   /** Like placeR, trying each of `alts` on a cycle before the next cycle. */
   const placeAlt = (earliest: number, alts: ((c: number) => void)[], what: string): number => {
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
-    try {
-      for (let c = earliest; c < earliest + 4096; c++) {
-        for (const fn of alts) {
-          try {
-            sch.attempt(c, (cy) => {
-              ring.begin();
-              fn(cy);
-            }, what, 1);
-            ring.commit();
-            return c;
-          } catch (e) {
-            if (!(e instanceof ScheduleConflict)) throw e;
-          }
+    let last = '';
+    for (let c = earliest; c < earliest + 4096; c++) {
+      for (const fn of alts) {
+        try {
+          sch.attempt(c, (cy) => {
+            ring.begin();
+            fn(cy);
+          }, what, 1);
+          ring.commit();
+          return c;
+        } catch (e) {
+          if (!(e instanceof ScheduleConflict)) throw e;
+          last = e.message;
         }
       }
-    } finally {
-      Error.stackTraceLimit = limit;
     }
-    throw new ScheduleConflict(`${what}: nothing fits in 4096 cycles from ${earliest}`);
+    throw new ScheduleConflict(`${what}: nothing fits in 4096 cycles from ${earliest} (last try: ${last})`);
   };
-  const sc = (row: Row, jt: number) => partRow(scores, row.slot, nT, jt);
-  const pr = (row: Row, jt: number) => partRow(probs, row.slot, nT, jt);
+  const sc = (row: Row, jt: number) => tileRow(scores, row.slot, nT, jt);
+  const pr = (row: Row, jt: number) => tileRow(probs, row.slot, nT, jt);
   const pqOf = (row: Row, c: number) => ({ t: pq[pqPlane[row.r * nC + c]!]!, row: pqRowA[row.r * nC + c]! });
   const sxmAt = (t: ChipTensor) => (slicePositions(sch, t)[0]! < vxm ? 'SXM.W' : 'SXM.E');
 
@@ -437,10 +444,10 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
     const sb = rd(at.t, at.row, c, vxm, 0, what);
     if (tile.mask >= 0) {
       const z = chainAny(sch, 4, c + d.vxmAlu, `${what} z`);
-      issueAny(sch, alus, c, `MULS.fp32 ${name(z)}, ${name(sb)}, ${scale}`);
+      issueAny(sch, freeAlus(), c, `MULS.fp32 ${name(z)}, ${name(sb)}, ${scale}`);
       const mk = readFrom(sch, maskT, tile.mask, c + d.vxmAlu, vxm, 0, `${what} mask`);
-      issueAny(sch, alus, c + d.vxmAlu, `ADD.fp32 ${name(dst)}, ${name(z)}, ${name(mk)}`);
-    } else issueAny(sch, alus, c, `MULS.fp32 ${name(dst)}, ${name(sb)}, ${scale}`);
+      issueAny(sch, freeAlus(), c + d.vxmAlu, `ADD.fp32 ${name(dst)}, ${name(z)}, ${name(mk)}`);
+    } else issueAny(sch, freeAlus(), c, `MULS.fp32 ${name(dst)}, ${name(sb)}, ${scale}`);
   };
   /** An ALU whose accumulator is free on cycles a..b (an ACC chain must not interleave). */
   const accAlu = (a: number, b: number): string => {
@@ -484,12 +491,12 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
       const ou = wr(upAt.t, upAt.row, sp, sh + d.sxm, `${what} upper`);
       sch.issue(sxm, sh, `SHIFT.${st.adt} ${name(ou.base)}, ${name(qb)}, ${-H}`, what);
       pqReady.set(key(2 * jt + 1), ou.ready);
-      issueAny(sch, alus, pAt, `CVT.${st.adt} ${name(qb)}, ${name(o.base)}, fp32`);
+      issueAny(sch, freeAlus(), pAt, `CVT.${st.adt} ${name(qb)}, ${name(o.base)}, fp32`);
       if (along) return;
     }
     if (lowAt) {
       const ol = wr(lowAt.t, lowAt.row, vxm, qAt, `${what} lower`);
-      issueAny(sch, alus, pAt, `CVT.${st.adt} ${name(ol.base)}, ${name(o.base)}, fp32`);
+      issueAny(sch, freeAlus(), pAt, `CVT.${st.adt} ${name(ol.base)}, ${name(o.base)}, fp32`);
       pqReady.set(key(2 * jt), ol.ready);
     }
   };
@@ -517,20 +524,25 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
     const e0 = Math.max(curRow - blockTuning.backfill, scoresReady.get(row.r)! + d.memRead + a);
     const sides = sSide === 'SXM.W' ? ['SXM.E', 'SXM.W'] : ['SXM.W', 'SXM.E'];
     const copies = maskCopies.length > 1 ? [masksOf(row), maskCopies[(row.slot + 1) % maskCopies.length]!] : [masksOf(row)];
-    /** `v` (at the VXM on `at`) and its copies passed on by an ALU, one for each later tile. */
-    const passOn = (v: number, at: number, tw: string): number[] => {
+    /** `v` (at the VXM on `at`) and its copies passed on by an ALU, `k` in all, vxmAlu apart. */
+    const passOnN = (v: number, at: number, k: number, tw: string): number[] => {
       const out = [v];
-      for (let j = 1; j < n; j++) {
+      for (let j = 1; j < k; j++) {
         const nx = chainAny(sch, 4, at + j * a, `${tw} ${j}`);
-        issueAny(sch, alus, at + (j - 1) * a, `MULS.fp32 ${name(nx)}, ${name(out[j - 1]!)}, 1`);
+        issueAny(sch, freeAlus(), at + (j - 1) * a, `MULS.fp32 ${name(nx)}, ${name(out[j - 1]!)}, 1`);
         out.push(nx);
       }
       return out;
     };
     const body = (y0: number, mSide: string, mk: ChipTensor | undefined) => {
       const spM = sch.position(mSide);
-      // A: the maximum to the RMAX
       const outAt = n > 1 ? y0 + n * a : y0;
+      const rm = outAt + sch.travel(vxm, spM);
+      const mAt = rm + d.sxmReduce + sch.travel(spM, vxm);
+      const eAt = (j: number) => mAt + j * a + a + d.vxmLarge;
+      const acc = n > 1 ? accAlu(eAt(0), eAt(n - 1)) : '';
+      if (acc) reserved = acc;
+      // A: the maximum to the RMAX
       const toM = toward(sch, 4, vxm, outAt, spM, `${what} to ${mSide}`);
       let prev = -1;
       for (let j = 0; j < n; j++) {
@@ -542,17 +554,13 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
         const zb = chainAny(sch, 4, y, `${what} max tile ${j}`);
         zOf(row, j, y, zb, `${what} max tile ${j}`, mk);
         const o = j === n - 1 ? toM : chainAny(sch, 4, y + a, `${what} running max`);
-        issueAny(sch, alus, y, `MAX.fp32 ${name(o)}, ${name(zb)}, ${name(j === 0 ? zb : prev)}`);
+        issueAny(sch, freeAlus(), y, `MAX.fp32 ${name(o)}, ${name(zb)}, ${name(j === 0 ? zb : prev)}`);
         prev = o;
       }
-      const rm = outAt + sch.travel(vxm, spM);
-      const mAt = rm + d.sxmReduce + sch.travel(spM, vxm);
       const mb = toward(sch, 4, spM, rm + d.sxmReduce, vxm, `${what} M`);
       sch.issue(mSide, rm, `RMAX.fp32 ${name(mb)}, ${name(toM)}`, what);
-      const ms = passOn(mb, mAt, `${what} M`);
+      const ms = passOnN(mb, mAt, n, `${what} M`);
       // B: z again, e to the probs rows, the sum to the RSUM
-      const eAt = (j: number) => mAt + j * a + a + d.vxmLarge;
-      const acc = n > 1 ? accAlu(eAt(0), eAt(n - 1)) : '';
       let toS = -1;
       let sumAt = 0;
       for (let j = 0; j < n; j++) {
@@ -562,7 +570,7 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
         const zb = chainAny(sch, 4, y, `${tw} z`);
         zOf(row, j, y, zb, `${tw} sum`, mk);
         const u = chainAny(sch, 4, y + a, `${tw} z - M`);
-        issueAny(sch, alus, y, `SUB.fp32 ${name(u)}, ${name(zb)}, ${name(ms[j]!)}`);
+        issueAny(sch, freeAlus(), y, `SUB.fp32 ${name(u)}, ${name(zb)}, ${name(ms[j]!)}`);
         const at = pr(row, tile.jt);
         const e = eAt(j);
         checkW(at.t, at.row, vxm, e, `${tw} e`);
@@ -581,7 +589,7 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
           }
           sch.issue(acc, e, `ACC.fp32 ${dst}, ${name(eb)}${j === 0 ? ', reset' : ''}`);
         }
-        issueAny(sch, alus, y + a, `EXP.fp32 ${name(eb)}, ${name(u)}`);
+        issueAny(sch, freeAlus(), y + a, `EXP.fp32 ${name(eb)}, ${name(u)}`);
         writeRow(sch, at.t, at.row, eb, vxm, e, `${tw} e`);
       }
       const rs = sumAt + sch.travel(vxm, spS);
@@ -589,28 +597,62 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
       const tot = toward(sch, 4, spS, rs + d.sxmReduce, vxm, `${what} total`);
       sch.issue(sSide, rs, `RSUM.fp32 ${name(tot)}, ${name(toS)}`, what);
       const rq = chainAny(sch, 4, back + d.vxmLarge, `${what} rsqrt`);
-      issueAny(sch, alus, back, `RSQRT.fp32 ${name(rq)}, ${name(tot)}`);
+      issueAny(sch, freeAlus(), back, `RSQRT.fp32 ${name(rq)}, ${name(tot)}`);
       const c = back + d.vxmLarge + a;
-      const inv = chainAny(sch, 4, c, `${what} rsqrt^2`);
-      issueAny(sch, alus, back + d.vxmLarge, `MUL.fp32 ${name(inv)}, ${name(rq)}, ${name(rq)}`);
-      const invs = passOn(inv, c, `${what} rsqrt^2`);
-      // C: e back from the probs rows, p
-      for (let j = 0; j < n; j++) {
-        const jt = row.tiles[j]!.jt;
-        const at = pr(row, jt);
-        const cj = c + j * a;
-        const er = rd(at.t, at.row, cj, vxm, 0, `${what} tile ${jt} e back`);
-        const pAt = cj + a;
-        const o = wr(at.t, at.row, vxm, pAt, `${what} tile ${jt} p`);
-        issueAny(sch, alus, cj, `MUL.fp32 ${name(o.base)}, ${name(er)}, ${name(invs[j]!)}`);
-        ends.softmax = Math.max(ends.softmax, o.ready);
-        pTail(row, jt, pAt, o.base, `${what} tile ${jt} p`);
+      if (n > 1) {
+        // a longer row's 1/sum^2 to SRAM: each tile's p is placed on its own below (one
+        // placement for all would pin reads and writes of one pair to fixed distances)
+        const ir = iRow(row);
+        const o = wr(ir.t, ir.row, vxm, c, `${what} rsqrt^2`);
+        issueAny(sch, freeAlus(), back + d.vxmLarge, `MUL.fp32 ${name(o.base)}, ${name(rq)}, ${name(rq)}`);
+        invReady = o.ready;
+        holdAcc(acc, eAt(0), eAt(n - 1));
+        return;
       }
-      if (n > 1) holdAcc(acc, eAt(0), eAt(n - 1));
+      const inv = chainAny(sch, 4, c, `${what} rsqrt^2`);
+      issueAny(sch, freeAlus(), back + d.vxmLarge, `MUL.fp32 ${name(inv)}, ${name(rq)}, ${name(rq)}`);
+      // C: e back from the probs row, p
+      const jt = row.tiles[0]!.jt;
+      const at = pr(row, jt);
+      const er = rd(at.t, at.row, c, vxm, 0, `${what} e back`);
+      const pAt = c + a;
+      const o = wr(at.t, at.row, vxm, pAt, `${what} p`);
+      issueAny(sch, freeAlus(), c, `MUL.fp32 ${name(o.base)}, ${name(er)}, ${name(inv)}`);
+      ends.softmax = Math.max(ends.softmax, o.ready);
+      pTail(row, jt, pAt, o.base, `${what} p`);
     };
-    const alts = sides.flatMap((mSide) => copies.map((mk) => (y0: number) => body(y0, mSide, mk)));
+    const alts = sides.flatMap((mSide) => copies.map((mk) => (y0: number) => {
+      try {
+        body(y0, mSide, mk);
+      } finally {
+        reserved = null;
+      }
+    }));
+    let invReady = 0;
     const placed = placeAlt(e0, alts, what);
     curRow = Math.max(curRow, placed + 1);
+    // a longer row's p, tile by tile: e and 1/sum^2 read back (1/sum^2 a step early and passed on
+    // where both lie in one pair)
+    let cur = invReady;
+    for (const { jt } of n > 1 ? row.tiles : []) {
+      const tw = `${what} tile ${jt} p`;
+      const at = pr(row, jt);
+      const ir = iRow(row);
+      cur = placeR(cur, (c) => {
+        const er = rd(at.t, at.row, c, vxm, 0, `${tw} e`);
+        let ib: number;
+        if (at.t.slices.some((x) => ir.t.slices.includes(x))) {
+          const early = rd(ir.t, ir.row, c - a, vxm, 0, `${tw} rsqrt^2`);
+          ib = chainAny(sch, 4, c, `${tw} rsqrt^2 passed on`);
+          issueAny(sch, freeAlus(), c - a, `MULS.fp32 ${name(ib)}, ${name(early)}, 1`);
+        } else ib = rd(ir.t, ir.row, c, vxm, 0, `${tw} rsqrt^2`);
+        const pAt = c + a;
+        const o = wr(at.t, at.row, vxm, pAt, tw);
+        issueAny(sch, freeAlus(), c, `MUL.fp32 ${name(o.base)}, ${name(er)}, ${name(ib)}`);
+        ends.softmax = Math.max(ends.softmax, o.ready);
+        pTail(row, jt, pAt, o.base, tw);
+      }, tw) + 1;
+    }
   };
 
   // ---- softmax of block k: its rows in the order their scores land
@@ -658,14 +700,14 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
           let ready: number;
           if (n === 1 && first) {
             const o = storeRow(sch, dstT.t, dstT.row, vxm, y(0) + d.vxmAlu, what);
-            issueAny(sch, alus, y(0), `MUL.fp32 ${name(o.base)}, ${name(parts[0]!.pa)}, ${name(parts[0]!.mk)}`);
+            issueAny(sch, freeAlus(), y(0), `MUL.fp32 ${name(o.base)}, ${name(parts[0]!.pa)}, ${name(parts[0]!.mk)}`);
             ready = o.ready;
           } else if (n === 1) {
             const pb = chainAny(sch, 4, y(0) + d.vxmAlu, `${what} product`);
-            issueAny(sch, alus, y(0), `MUL.fp32 ${name(pb)}, ${name(parts[0]!.pa)}, ${name(parts[0]!.mk)}`);
+            issueAny(sch, freeAlus(), y(0), `MUL.fp32 ${name(pb)}, ${name(parts[0]!.pa)}, ${name(parts[0]!.mk)}`);
             const ob = readFrom(sch, srcT.t, srcT.row, y(0) + d.vxmAlu, vxm, 0, `${what} so far`);
             const o = storeRow(sch, dstT.t, dstT.row, vxm, y(0) + 2 * d.vxmAlu, what);
-            issueAny(sch, alus, y(0) + d.vxmAlu, `ADD.fp32 ${name(o.base)}, ${name(pb)}, ${name(ob)}`);
+            issueAny(sch, freeAlus(), y(0) + d.vxmAlu, `ADD.fp32 ${name(o.base)}, ${name(pb)}, ${name(ob)}`);
             ready = o.ready;
           } else {
             const a0 = first ? y(0) + d.vxmAlu : y(0) + d.vxmAlu - 1;
@@ -678,7 +720,7 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
             ready = 0;
             parts.forEach(({ pa, mk }, j) => {
               const pb = chainAny(sch, 4, y(j) + d.vxmAlu, `${what} product ${j}`);
-              issueAny(sch, alus, y(j), `MUL.fp32 ${name(pb)}, ${name(pa)}, ${name(mk)}`);
+              issueAny(sch, freeAlus(), y(j), `MUL.fp32 ${name(pb)}, ${name(pa)}, ${name(mk)}`);
               let dst = '-';
               if (j === n - 1) {
                 const o = storeRow(sch, dstT.t, dstT.row, vxm, aN + d.vxmAlu, what);

@@ -92,10 +92,6 @@ export function i16Bytes(values: ArrayLike<number>): Uint8Array {
 /** Schedule.attempt, reporting the conflict of the last try when nothing fits. */
 export function place(sch: Schedule, earliest: number, fn: (cycle: number) => void, what: string, tries = 4096): number {
   let last = '';
-  // a conflict is control flow here (the next cycle is tried): no stack trace for it, which would
-  // cost more than the try itself
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
   try {
     return sch.attempt(earliest, (c) => {
       try {
@@ -106,13 +102,8 @@ export function place(sch: Schedule, earliest: number, fn: (cycle: number) => vo
       }
     }, what, tries);
   } catch (e) {
-    if (e instanceof ScheduleConflict && last) {
-      Error.stackTraceLimit = limit;
-      throw new ScheduleConflict(`${what}: nothing fits in ${tries} cycles from ${earliest}; last try: ${last}`);
-    }
+    if (e instanceof ScheduleConflict && last) throw new ScheduleConflict(`${what}: nothing fits in ${tries} cycles from ${earliest}; last try: ${last}`);
     throw e;
-  } finally {
-    Error.stackTraceLimit = limit;
   }
 }
 
