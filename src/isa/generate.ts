@@ -123,7 +123,10 @@ export function generateIsaDoc(): string {
   out.push('');
   out.push('The core stops with an error naming the cycle, slice, queue, instruction and its source line.');
   out.push('Rows marked "checked" are only detected with `--check` (they cost a little time); the others are');
-  out.push('always detected, because the core must never touch memory outside the chip.');
+  out.push('always detected, because the core must never touch memory outside the chip. Without');
+  out.push('`--check` a hazard is not an error: a read of a stream slot that holds nothing there sees what');
+  out.push("the slot's first entry holds if it was written since the reset, else zeros; a schedule that");
+  out.push('relies on that is wrong.');
   out.push('');
   out.push('| code | name | when | detected |');
   out.push('|---|---|---|---|');
