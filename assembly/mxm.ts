@@ -13,6 +13,7 @@
 import { LANES, PTRS, FUNCTIONAL, D_MXM, MXM, PLANE_BYTES, PLANE_PTRS, PLANE_ACC, PLANE_ROWS, PLANE_META, BUF_A, BUF_B, SRAM } from './layout';
 import { curCycle, raise, readGroup, readGroupRefs, writeGroup, groupValid } from './streams';
 import { f16ToF32, bf16ToF32, loadBits, canonF32 } from './numerics';
+import { f16x4ToF32 } from './lanes';
 import { DT_INT8, DT_FP16, DT_BF16, ERR_BAD_OPERAND, ERR_MXM_NO_WEIGHTS } from './isa.generated';
 import { PL_DTYPE, PL_INSTALLED, PL_MACS } from './map.generated';
 
@@ -218,22 +219,6 @@ function multiplyInt8(ptrs: usize, acc: usize, x: usize, K: i32): void {
       store<i32>(a, load<i32>(a) + xk * <i32>load<i8>(row + m));
     }
   }
-}
-
-/** fp16 bits (low 16 bits of each i32 lane) to f32 exactly, as f16ToF32: normals, subnormals,
- * zeros, infinities and NaN payloads. */
-// @ts-ignore: decorator
-@inline function f16x4ToF32(h: v128): v128 {
-  const sign = i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16);
-  const o = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13);
-  const e = v128.and(o, i32x4.splat(0x0f800000));
-  const normal = i32x4.add(o, i32x4.splat(112 << 23));
-  const inf = i32x4.add(o, i32x4.splat(224 << 23));
-  // subnormal (and zero): 2^-14 x (1 + m / 1024) - 2^-14 = m x 2^-24, exact
-  const sub = f32x4.sub(i32x4.add(o, i32x4.splat(113 << 23)), f32x4.splat(6.103515625e-5));
-  let r = v128.bitselect(inf, normal, i32x4.eq(e, i32x4.splat(0x0f800000)));
-  r = v128.bitselect(sub, r, i32x4.eq(e, i32x4.splat(0)));
-  return v128.or(r, sign);
 }
 
 // @ts-ignore: decorator

@@ -46,7 +46,7 @@ import { encodeElements } from '../util/numerics.js';
 import { firstKey, type GraphOp } from '../models/graph.js';
 import { roundFloat } from '../models/quant.js';
 import { act, type Act, type LayerCtx, type Lowering } from './context.js';
-import { allocNear, aluQueues, chainAny, claimTo, constantApart, f32Bytes, i16Bytes, issueAny, markRow, place, readFrom, sxmNear } from './attn-common.js';
+import { allocNear, aluQueues, chainAny, claimTo, constantApart, f32Bytes, i16Bytes, issueAny, maskVectors, place, rowTiles, readFrom, sxmNear } from './attn-common.js';
 import { ATTENTION } from './registry.js';
 import { lowerBlocked } from './attn-blocks.js';
 import { READ_BACK } from './read-back.js';
@@ -412,7 +412,6 @@ export function emitQq(ctx: LayerCtx, st: State, m: number, h: number, y: number
     sch.issue(sxm, sh, `SHIFT.${st.adt} ${name(o1.base)}, ${name(to)}, ${shift}`);
     ready = o1.ready;
   }
-  markRow(ctx, qt, row, ready);
   return ready;
 }
 
@@ -957,28 +956,10 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
   const rows: SoftRow[] = [];
   for (let r = 0; r < R; r++) {
     const { lo, hi } = window(lay, r % T);
-    const tiles: SoftRow['tiles'] = [];
-    for (let jt = Math.floor(lo / L); jt <= Math.floor(hi / L); jt++) {
-      const a0 = Math.max(lo - jt * L, 0);
-      const a1 = Math.min(hi - jt * L, L - 1);
-      let mask = -1;
-      if (a0 > 0 || a1 < L - 1) {
-        const key = `${a0}:${a1}`;
-        mask = maskKeys.indexOf(key);
-        if (mask < 0) mask = maskKeys.push(key) - 1;
-      }
-      tiles.push({ jt, mask });
-    }
-    // boundary tiles first: their z takes one op more, so in the max chain (one tile every vxmAlu
-    // cycles) their scores are read on cycles no other tile's are
-    tiles.sort((x, y) => Number(y.mask >= 0) - Number(x.mask >= 0));
+    const tiles: SoftRow['tiles'] = rowTiles(lo, hi, L, maskKeys);
     rows.push({ r, tiles });
   }
-  const mv = new Float64Array(Math.max(1, maskKeys.length) * L);
-  maskKeys.forEach((key, i) => {
-    const [a0, a1] = key.split(':').map(Number) as [number, number];
-    for (let l = 0; l < L; l++) mv[i * L + l] = l >= a0 && l <= a1 ? 0 : -Infinity;
-  });
+  const mv = maskVectors(maskKeys, L);
   const masks = constantApart(ctx, 'softmax_masks', 'fp32', Math.max(1, maskKeys.length), f32Bytes(mv), []);
   // M and rsqrt(sum)^2 per row, each near the VXM in a pair of its own (pass C reads both for
   // every tile); split by row parity where they do not fit (the tiny chip)

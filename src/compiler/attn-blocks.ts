@@ -43,7 +43,7 @@
 // row (of 2 SXMs and 16 groups a cycle); first-fit packs a row every 2-3 cycles.
 import type { GraphOp } from '../models/graph.js';
 import type { LayerCtx } from './context.js';
-import { aluQueues, chainAny as chainAnyE, claimTo, f32Bytes, issueAny, place, readFrom, rowReady } from './attn-common.js';
+import { aluQueues, chainAny as chainAnyE, claimTo, f32Bytes, issueAny, maskVectors, place, readFrom, rowReady, rowTiles } from './attn-common.js';
 import { install, partRow, register, setRow, tileRow, toward, window, type State } from './attention.js';
 import { slicePositions, storeRow, writeRow } from './rows.js';
 import { ScheduleConflict } from './schedule.js';
@@ -183,19 +183,7 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
     const b = Math.floor(bh / Hq);
     const h = bh % Hq;
     const { lo, hi } = window(lay, t);
-    const tiles: Row['tiles'] = [];
-    for (let jt = Math.floor(lo / L); jt <= Math.floor(hi / L); jt++) {
-      const a0 = Math.max(lo - jt * L, 0);
-      const a1 = Math.min(hi - jt * L, L - 1);
-      let mask = -1;
-      if (a0 > 0 || a1 < L - 1) {
-        const key = `${a0}:${a1}`;
-        mask = maskKeys.indexOf(key);
-        if (mask < 0) mask = maskKeys.push(key) - 1;
-      }
-      tiles.push({ jt, mask });
-    }
-    tiles.sort((x, y) => Number(y.mask >= 0) - Number(x.mask >= 0));
+    const tiles: Row['tiles'] = rowTiles(lo, hi, L, maskKeys);
     const chunks: number[] = [];
     for (let c = Math.floor(lo / H); c <= Math.floor(hi / H); c++) chunks.push(c);
     const k = Math.floor(t / Tb);
@@ -235,11 +223,7 @@ export function lowerBlocked(ctx: LayerCtx, st: State, start: number): void {
 
   // masks: the softmax's boundary tiles (0 on attended lanes, -inf elsewhere), copies in several
   // pairs (a causal row reads its mask twice); the head-slot masks of the values, two copies
-  const mv = new Float64Array(Math.max(1, maskKeys.length) * L);
-  maskKeys.forEach((key, i) => {
-    const [a0, a1] = key.split(':').map(Number) as [number, number];
-    for (let l = 0; l < L; l++) mv[i * L + l] = l >= a0 && l <= a1 ? 0 : -Infinity;
-  });
+  const mv = maskVectors(maskKeys, L);
   const hv = new Float64Array(hpv * L);
   for (let q = 0; q < hpv; q++) for (let x = 0; x < D; x++) hv[q * L + q * D + x] = 1;
   const nPairs = ctx.sram.pairs.length;

@@ -89,22 +89,10 @@ export function i16Bytes(values: ArrayLike<number>): Uint8Array {
 }
 
 
-/** Schedule.attempt, reporting the conflict of the last try when nothing fits. */
+/** Schedule.attempt with the attention lowerings' budget of tries (the Schedule reports the
+ * conflict of the last try when nothing fits). */
 export function place(sch: Schedule, earliest: number, fn: (cycle: number) => void, what: string, tries = 4096): number {
-  let last = '';
-  try {
-    return sch.attempt(earliest, (c) => {
-      try {
-        fn(c);
-      } catch (e) {
-        if (e instanceof ScheduleConflict) last = e.message;
-        throw e;
-      }
-    }, what, tries);
-  } catch (e) {
-    if (e instanceof ScheduleConflict && last) throw new ScheduleConflict(`${what}: nothing fits in ${tries} cycles from ${earliest}; last try: ${last}`);
-    throw e;
-  }
+  return sch.attempt(earliest, fn, what, tries);
 }
 
 /** The activation pair index of a tensor placed by Sram.alloc, or -1. */
@@ -157,18 +145,38 @@ export function allocNear(ctx: LayerCtx, name: string, dtype: ChipTensor['dtype'
   return ctx.sram.alloc(name, dtype, rows, { ...opts, pair: pick });
 }
 
-const rowReadies = new WeakMap<object, Map<string, number>>();
-
-/** Records the cycle a row an attention lowering wrote is readable (by the layer's acts map), so
- * that the next lowering may start on each row as soon as it lands rather than at the op's end
- * (the Schedule refuses a read before its write in any case). */
-export function markRow(ctx: LayerCtx, t: ChipTensor, row: number, ready: number): void {
-  let m = rowReadies.get(ctx.acts);
-  if (!m) rowReadies.set(ctx.acts, (m = new Map()));
-  m.set(`${t.name}:${row}`, ready);
+/** The cycle from which a row written by an earlier lowering is readable (the Schedule records
+ * every row write), or `otherwise`: a later lowering may start on each row as it lands. */
+export function rowReady(ctx: LayerCtx, t: ChipTensor, row: number, otherwise: number): number {
+  return ctx.sch.readyAt(`${t.name}[${row}]`) ?? otherwise;
 }
 
-/** The cycle markRow recorded for a row, or `otherwise`. */
-export function rowReady(ctx: LayerCtx, t: ChipTensor, row: number, otherwise: number): number {
-  return rowReadies.get(ctx.acts)?.get(`${t.name}:${row}`) ?? otherwise;
+/** The position tiles a softmax row over keys lo..hi covers, boundary tiles (those with lanes
+ * outside the window) first with the index of their mask in `maskKeys` ("a0:a1", added when new),
+ * others with mask -1: in the max chain (one tile every vxmAlu cycles) a boundary tile's z takes
+ * one op more, so its scores are read on cycles no other tile's are. */
+export function rowTiles(lo: number, hi: number, L: number, maskKeys: string[]): { jt: number; mask: number }[] {
+  const tiles: { jt: number; mask: number }[] = [];
+  for (let jt = Math.floor(lo / L); jt <= Math.floor(hi / L); jt++) {
+    const a0 = Math.max(lo - jt * L, 0);
+    const a1 = Math.min(hi - jt * L, L - 1);
+    let mask = -1;
+    if (a0 > 0 || a1 < L - 1) {
+      const key = `${a0}:${a1}`;
+      mask = maskKeys.indexOf(key);
+      if (mask < 0) mask = maskKeys.push(key) - 1;
+    }
+    tiles.push({ jt, mask });
+  }
+  return tiles.sort((x, y) => Number(y.mask >= 0) - Number(x.mask >= 0));
+}
+
+/** The mask vectors of `maskKeys` (0 on lanes a0..a1, -inf elsewhere), one row each (at least one). */
+export function maskVectors(maskKeys: string[], L: number): Float64Array {
+  const mv = new Float64Array(Math.max(1, maskKeys.length) * L);
+  maskKeys.forEach((key, i) => {
+    const [a0, a1] = key.split(':').map(Number) as [number, number];
+    for (let l = 0; l < L; l++) mv[i * L + l] = l >= a0 && l <= a1 ? 0 : -Infinity;
+  });
+  return mv;
 }

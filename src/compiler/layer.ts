@@ -12,7 +12,7 @@ import type { ModelConfig } from '../models/config.js';
 import { buildLayerGraph, type GraphOp, type LayerGraph, type LayerOptions } from '../models/graph.js';
 import { randomInputs, randomWeights, storeWeights, type LayerInputs, type StoredWeights } from '../models/weights.js';
 import { runReference } from '../models/reference.js';
-import { newAct, type Act, type LayerCtx, type Lowering, type Share } from './context.js';
+import type { Act, LayerCtx, Lowering, Share } from './context.js';
 import { lowerAccReduce, lowerDequant, lowerMatmul } from './linear.js';
 import { encodeF32 } from './rows.js';
 import { Schedule } from './schedule.js';
@@ -358,4 +358,3 @@ export function fitsRoughly(chip: ChipConfig, graph: LayerGraph, ranks: number):
   return matrixBytes(graph) / ranks <= ws.capacityBytes(chip) * 0.98;
 }
 
-export { newAct, ATTENTION };

@@ -393,4 +393,3 @@ function floatEpilogue(ctx: LayerCtx, op: GraphOp, acc: Act, start: number): num
   return end;
 }
 
-export type { Act };

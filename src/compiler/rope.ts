@@ -18,7 +18,7 @@ import { SfError } from '../util/errors.js';
 import type { GraphOp } from '../models/graph.js';
 import { ropeTables } from '../models/reference.js';
 import { act, newAct, type LayerCtx } from './context.js';
-import { aluQueues, chainAny, constantApart, f32Bytes, i16Bytes, issueAny, markRow, place, readFrom, sxmNear } from './attn-common.js';
+import { aluQueues, chainAny, constantApart, f32Bytes, i16Bytes, issueAny, place, readFrom, sxmNear } from './attn-common.js';
 import { storeRow } from './rows.js';
 
 type RopeAttrs = Extract<GraphOp['attrs'], { kind: 'rope' }>;
@@ -107,7 +107,6 @@ export function lowerRope(ctx: LayerCtx, op: GraphOp, start: number): number {
         issueAny(sch, alus, c1, `MUL.fp32 ${name(p2)}, ${name(sw)}, ${name(sb)}`);
         const st = storeRow(sch, out.t, row, vxm, c1 + 2 * d.vxmAlu, `${what} y`);
         issueAny(sch, alus, c1 + d.vxmAlu, `ADD.fp32 ${name(st.base)}, ${name(p1d)}, ${name(p2)}`);
-        markRow(ctx, out.t, row, st.ready);
         end = Math.max(end, st.ready);
       }, what) + 1;
     }

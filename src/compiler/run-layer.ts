@@ -115,7 +115,7 @@ export async function runCompiledLayer(layer: CompiledLayer, wasm: Uint8Array, o
   } else {
     const system = loadSystemPreset(`node-${layer.chips}`, layer.chip);
     const sp = assembleSystem(layer.source, file, system, readFile);
-    const names = layer.acts.size ? [...new Set([...layer.acts.values()].map((a) => a.t.name).concat(...READ_BACK_TENSORS(layer)))] : [];
+    const names = layer.acts.size ? [...new Set([...layer.acts.values()].map((a) => a.t.name).concat(...readBackTensors(layer)))] : [];
     const res = await runSystem(sp, wasm, { functional, checked, threads: o.threads ?? 1, readBack: functional ? names : [], onWindow: o.onProgress, hashes: false });
     if (res.error) throw new SfError(`chip ${res.error.chip}, cycle ${res.error.cycle}: ${res.error.message}`);
     cycles = res.cycles;
@@ -143,6 +143,6 @@ export async function runCompiledLayer(layer: CompiledLayer, wasm: Uint8Array, o
 }
 
 /** Chip tensors the custom read-back decoders may need: all but the weights (w_<op>_<slice>). */
-function READ_BACK_TENSORS(layer: CompiledLayer): string[] {
+function readBackTensors(layer: CompiledLayer): string[] {
   return layer.symbols.map((s) => s.tensor).filter((t) => !t.startsWith('w_'));
 }

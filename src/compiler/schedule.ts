@@ -248,6 +248,11 @@ export class Schedule {
     this.undo?.push(() => (before === undefined ? this.ready.delete(key) : this.ready.set(key, before)));
   }
 
+  /** The cycle from which `key` (a tensor row) holds its last written value, if it was written. */
+  readyAt(key: string): number | undefined {
+    return this.ready.get(key);
+  }
+
   /** A read of `key` issued on `cycle` must come after its last write (a conflict otherwise). */
   checkReady(key: string, cycle: number, what: string): void {
     const r = this.ready.get(key);

@@ -10,7 +10,7 @@
 // 1/sqrt(v) is RSQRT, 1/m is RSQRT(m)^2.
 import { SfError } from '../util/errors.js';
 import type { GraphOp } from '../models/graph.js';
-import { act, newAct, type Act, type LayerCtx } from './context.js';
+import { act, newAct, type LayerCtx } from './context.js';
 import { chain, encodeF32, readRow, readTwo, storeRow } from './rows.js';
 import { allReduceRows } from './allreduce.js';
 
@@ -70,10 +70,6 @@ function reduceRow(
   return result;
 }
 
-function rowVectors(x: Act): number {
-  return x.tiles;
-}
-
 /** RMSNorm: y = x * rsqrt(mean(x^2) + eps) * g (the mean over the real features, not the padding). */
 export function lowerRmsNorm(ctx: LayerCtx, op: GraphOp, start: number): number {
   const a = op.attrs as Extract<GraphOp['attrs'], { kind: 'rmsnorm' }>;
@@ -82,7 +78,7 @@ export function lowerRmsNorm(ctx: LayerCtx, op: GraphOp, start: number): number 
   const L = chip.lanes;
   const x = act(ctx, op.inputs[0]!.name);
   if (x.per !== L || x.cols !== a.dim) throw new Error(`internal: rmsnorm input ${x.t.name} is not a full row`);
-  const V = rowVectors(x);
+  const V = x.tiles;
   const M = a.rows;
   const g = ctx.sram.alloc(`${op.name}_g`, 'fp32', V, { data: encodeF32(ctx.weights[a.weight]!, 1, a.dim, L) });
   const inv = ctx.sram.alloc(`${op.name}_inv`, 'fp32', M);
@@ -127,7 +123,7 @@ export function lowerQuantizeInt8(ctx: LayerCtx, op: GraphOp, start: number): nu
   const { sch, chip } = ctx;
   const d = chip.delays;
   const x = act(ctx, op.inputs[0]!.name);
-  const V = rowVectors(x);
+  const V = x.tiles;
   const M = x.tokens;
   // several token rows stream x into every plane for many cycles: a copy east of the VXM keeps
   // the east planes' x flights off the west half
