@@ -82,10 +82,10 @@ export function act(ctx: LayerCtx, name: string): Act {
 }
 
 /** A new activation tensor in the tile layout. */
-export function newAct(ctx: LayerCtx, name: string, dtype: ChipTensor['dtype'], tokens: number, cols: number, per: number, first = 0, mirrored = false): Act {
+export function newAct(ctx: LayerCtx, name: string, dtype: ChipTensor['dtype'], tokens: number, cols: number, per: number, first = 0, mirrored = false, avoid: string[] = []): Act {
   const tiles = Math.ceil(cols / per);
   const base = name.replace(/\./g, '_');
-  const t = ctx.sram.alloc(base, dtype, tokens * tiles, mirrored ? { side: 'W' } : {});
+  const t = ctx.sram.alloc(base, dtype, tokens * tiles, { ...(mirrored ? { side: 'W' as const } : {}), ...(avoid.length ? { avoid } : {}) });
   const a: Act = { t, tokens, tiles, per, cols, first };
   if (mirrored) a.mirror = ctx.sram.alloc(`${base}_e`, dtype, tokens * tiles, { side: 'E' });
   ctx.acts.set(name, a);

@@ -18,7 +18,7 @@ import { encodeF32 } from './rows.js';
 import { Schedule } from './schedule.js';
 import { FitError, Sram } from './sram.js';
 import { lowerActivation, lowerBinary, lowerQuantizeFloat, lowerQuantizeInt8, lowerRmsNorm } from './vector-ops.js';
-import { WeightStore } from './weight-store.js';
+import { maxGroupsPerPlane, WeightStore, WeightsFull } from './weight-store.js';
 import { ATTENTION } from './registry.js';
 import './attention.js'; // registers the attention lowerings and read-back decoders
 
@@ -205,11 +205,23 @@ function compileFor(config: ModelConfig, o: CompileLayerOptions, graph: LayerGra
 /** Compiles a graph of layer-format ops (a decoder layer, or the model's head) for one chip's
  * share: every op lowered in graph order from the cycle its inputs are in SRAM. */
 export function compileGraph(config: ModelConfig, graph: LayerGraph, weights: StoredWeights, inputs: LayerInputs, o: GraphCompileOptions): CompiledLayer {
+  // the fewest feeding groups that hold this chip's weights; the rest of SRAM holds activations
+  const most = maxGroupsPerPlane(o.chip);
+  for (let groups = WeightStore.groupsFor(o.chip, matrixBytes(graph) / o.share.ranks); ; groups++) {
+    try {
+      return compileWith(config, graph, weights, inputs, o, groups);
+    } catch (e) {
+      if (!(e instanceof WeightsFull) || groups >= most) throw e;
+    }
+  }
+}
+
+function compileWith(config: ModelConfig, graph: LayerGraph, weights: StoredWeights, inputs: LayerInputs, o: GraphCompileOptions, groups: number): CompiledLayer {
   const chip = o.chip;
   const ranks = o.share.ranks;
   const sch = new Schedule(chip);
-  const weightStore = new WeightStore(sch);
-  const sram = new Sram(sch, weightStore.activationSlices, o.timingOnly === true);
+  const weightStore = new WeightStore(sch, groups);
+  const sram = new Sram(sch, weightStore.activationSlices, o.timingOnly === true, weightStore.spareSlices);
   const ctx: LayerCtx = {
     chip, sch, sram, weightStore, graph, weights, inputs,
     share: o.share,

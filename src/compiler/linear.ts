@@ -20,6 +20,8 @@ import { encodeElements } from '../util/numerics.js';
 import type { DtypeName } from '../isa/dtypes.js';
 import { ScheduleConflict } from './schedule.js';
 import { allReduceRows } from './allreduce.js';
+import { WeightsFull } from './weight-store.js';
+import type { ChipTensor } from './sram.js';
 
 type LinearAttrs = Extract<GraphOp['attrs'], { kind: 'linear' }>;
 
@@ -86,7 +88,10 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
   const M = a.rows;
   const kt = x.tiles;
   const nt = Math.ceil(sh.outCols / perOut);
-  const acc = newAct(ctx, `${op.name}.acc`, fp ? 'fp32' : 'int32', M, sh.outCols, perOut, sh.outFirst);
+  // several rows: the sums are written while later rows of x are read, on cycles a fixed
+  // distance apart; sharing a slice with x would collide on every K-tile
+  const xSlices = M > 1 ? [...x.t.slices, ...(x.mirror?.slices ?? [])] : [];
+  const acc = newAct(ctx, `${op.name}.acc`, fp ? 'fp32' : 'int32', M, sh.outCols, perOut, sh.outFirst, false, xSlices);
   ctx.units.add('MEM').add('MXM');
 
   // N-tiles to planes, and each plane's K-tiles to its groups: per feeding slice, one tensor of
@@ -95,20 +100,29 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
   // N-tiles dealt round robin, continuing from where the previous projection left off, so that
   // consecutive projections (q, k, v; gate, up) load the planes evenly
   const tilesOf: number[][] = planes.map(() => []);
-  for (let nn = 0; nn < nt; nn++) tilesOf[(ws.nextPlane + nn) % planes.length].push(nn);
-  ws.nextPlane = (ws.nextPlane + nt) % planes.length;
+  // what each plane sums: runs of K-tiles [k0, k1) of an N-tile (a piece)
+  const piecesOf: Piece[][] = planes.map(() => []);
+  if (M > 1) {
+    for (let nn = 0; nn < nt; nn++) tilesOf[(ws.nextPlane + nn) % planes.length].push(nn);
+    ws.nextPlane = (ws.nextPlane + nt) % planes.length;
+    tilesOf.forEach((list, pi) => piecesOf[pi].push(...list.map((nn) => ({ nn, k0: 0, k1: kt }))));
+  } else {
+    // row-split projections feed an all-reduce that sends each row as soon as it is summed: every
+    // N-tile is split over the planes so that rows come out evenly spaced, not in bursts
+    splitK(nt, kt, planes.length, sh.rowSplit).forEach((list, pi) => piecesOf[pi].push(...list));
+  }
   const W = ctx.weights[a.weight]!;
   const inF = a.inFeatures;
   const widthOf = (f: number) => Math.min(ports, R - f * ports);
   // where K-tile (nn, kk) of a plane is read from: group, and row within the group's tensors
   const where = new Map<string, { group: number; row: number; tensor: (f: number) => string }>();
   planes.forEach((pl, pi) => {
-    const list = tilesOf[pi];
-    let remaining = list.length * kt;
+    const units = piecesOf[pi].flatMap((pc) => Array.from({ length: pc.k1 - pc.k0 }, (_, i) => ({ nn: pc.nn, kk: pc.k0 + i })));
+    let remaining = units.length;
     let idx = 0;
     while (remaining > 0) {
       if (pl.group >= pl.groups.length) {
-        throw new SfError(`weights of ${op.name} do not fit: plane ${pl.queue} has no feeding slices left (${ws.weightSlices.length} slices hold ${(ws.capacityBytes(chip) / 2 ** 20).toFixed(1)} MiB of weights)`);
+        throw new WeightsFull(`weights of ${op.name} do not fit: plane ${pl.queue} has no feeding slices left (${ws.weightSlices.length} slices hold ${(ws.capacityBytes(chip) / 2 ** 20).toFixed(1)} MiB of weights)`);
       }
       const g = pl.groups[pl.group];
       const fit = Math.floor(Math.min(...g.map((s) => ctx.sram.free(s))) / (I * ports));
@@ -121,8 +135,7 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
       const names = g.map((s) => `w_${op.name}_${s.replace('.', '_')}`);
       const datas = g.map((_, f) => Array.from({ length: ctx.timingOnly ? 0 : ctx.share.ranks }, () => new Int8Array(n * I * widthOf(f) * L)));
       for (let j = 0; j < n; j++, idx++) {
-        const nn = list[Math.floor(idx / kt)];
-        const kk = idx % kt;
+        const { nn, kk } = units[idx]!;
         where.set(`${pi}:${nn}:${kk}`, { group: gi, row: j * I, tensor: (f) => names[f] });
         for (let r = 0; r < datas[0].length; r++) {
           const rs = linearShareFor(ctx, op, r);
@@ -256,31 +269,110 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
     ws.matmulsDone = end;
     return end;
   }
-  // one token row: each N-tile sums its K-tiles in the plane's accumulators; the MM takes the gap
-  // after each install
+  // one token row: each piece sums its K-tiles in the plane's accumulators (the MM takes the gap
+  // after each install); a whole N-tile's sums go to the output, a split one's partial sums to
+  // the plane's part rows, added at the VXM once all are in SRAM
+  const split = new Map<number, { t: ChipTensor; row: number }[]>();
+  const parts: (ChipTensor | null)[] = [];
+  planes.forEach((_, pi) => {
+    const n = piecesOf[pi].filter((pc) => pc.k1 - pc.k0 < kt).length;
+    // each plane's parts in a pair of their own: the VXM reads two of them on one cycle
+    parts.push(n ? ctx.sram.alloc(`${op.name}_part_${pi}`, acc.t.dtype, n, { avoid: parts.flatMap((t) => t?.slices ?? []) }) : null);
+  });
   planes.forEach((pl, pi) => {
     let c = Math.max(start + dRead + far, sch.free(pl.queue));
-    for (const nn of tilesOf[pi]) {
-      for (let kk = 0; kk < kt; kk++) {
+    let partRow = 0;
+    for (const { nn, k0, k1 } of piecesOf[pi]) {
+      const whole = k1 - k0 === kt;
+      const dest = whole ? { t: acc.t, row: nn } : { t: parts[pi]!, row: partRow++ };
+      if (!whole) split.set(nn, [...(split.get(nn) ?? []), dest]);
+      for (let kk = k0; kk < k1; kk++) {
         const w = where.get(`${pi}:${nn}:${kk}`)!;
-        const lastK = kk === kt - 1;
+        const lastK = kk === k1 - 1;
         c = sch.attempt(c, (c0) => {
           install(pl, w, c0, `${op.name} n-tile ${nn} k-tile ${kk}`);
           const mm = c0 + I;
           feedX(pl, 0, kk, mm);
           let dst = '-';
           if (lastK) {
-            const st = storeRow(sch, acc.t, nn, pl.pos, mm + chip.delays.mxm, `${op.name} sums`);
+            const st = storeRow(sch, dest.t, dest.row, pl.pos, mm + chip.delays.mxm, `${op.name} sums`);
             dst = sch.plan.streamName(st.base);
             end = Math.max(end, st.ready);
           }
-          sch.issue(pl.queue, mm, `MM.${mmDt} ${sch.plan.streamName(pl.base)}, ${dst}${kk > 0 ? ', acc' : ''}`, lastK ? `${op.name} y tile ${nn}` : undefined);
+          sch.issue(pl.queue, mm, `MM.${mmDt} ${sch.plan.streamName(pl.base)}, ${dst}${kk > k0 ? ', acc' : ''}`, lastK ? `${op.name} y tile ${nn}${whole ? '' : ` k-tiles ${k0}..${k1 - 1}`}` : undefined);
         }, `${op.name} ${pl.queue} k-tile`);
         c += I + mmIssue;
       }
     }
   });
+  // split N-tiles: the planes' partial sums added in a chain of ALUs (int32: exact)
+  const add = `ADD.${fp ? 'fp32' : 'int32'}`;
+  const name = (id: number) => sch.plan.streamName(id);
+  for (const [nn, ps] of split) {
+    const ready = Math.max(...ps.map((p) => sch.readyAt(`${p.t.name}[${p.row}]`) ?? start));
+    end = Math.max(end, sch.attempt(ready, (t0) => {
+      let sum = readRow(sch, ps[0]!.t, ps[0]!.row, t0, ctx.vxm, `${op.name} partial sums`);
+      for (let i = 1; i < ps.length; i++) {
+        const at = t0 + (i - 1) * chip.delays.vxmAlu;
+        const b = readRow(sch, ps[i]!.t, ps[i]!.row, at, ctx.vxm, `${op.name} partial sums`);
+        const alu = `VXM.${(i - 1) % chip.vxmAlus}`;
+        if (i === ps.length - 1) {
+          const st = storeRow(sch, acc.t, nn, ctx.vxm, at + chip.delays.vxmAlu, `${op.name} sums`);
+          sch.issue(alu, at, `${add} ${name(st.base)}, ${name(sum)}, ${name(b)}`, `${op.name} y tile ${nn}: ${ps.length} partial sums`);
+          end = Math.max(end, st.ready);
+        } else {
+          const nx = chain(sch, 4, at + chip.delays.vxmAlu, `${op.name} partial sums`);
+          sch.issue(alu, at, `${add} ${name(nx)}, ${name(sum)}, ${name(b)}`);
+          sum = nx;
+        }
+      }
+    }, `${op.name} partial sums of tile ${nn}`));
+  }
   return end;
+}
+
+/** A run of K-tiles [k0, k1) of N-tile nn, summed by one plane. */
+interface Piece {
+  nn: number;
+  k0: number;
+  k1: number;
+}
+
+/**
+ * One token row's N-tiles over P planes: whole N-tiles round robin while every plane gets one,
+ * then the last nt mod P tiles' K-tiles split evenly over all planes (split-K), so that every
+ * plane streams the same number of K-tiles (+-1) and none idles through a last round. `all`:
+ * every N-tile split over the planes, in order (tile t's sums are done after t + 1 tiles' time);
+ * which plane takes the shorter runs rotates with the tile.
+ */
+export function splitK(nt: number, kt: number, P: number, all = false): Piece[][] {
+  const out: Piece[][] = Array.from({ length: P }, () => []);
+  if (all) {
+    const base = Math.floor(kt / P);
+    const extra = kt % P;
+    for (let nn = 0; nn < nt; nn++) {
+      let k0 = 0;
+      for (let p = 0; p < P; p++) {
+        const n = base + ((p - nn + P * nt) % P < extra ? 1 : 0);
+        if (n > 0) out[p]!.push({ nn, k0, k1: k0 + n });
+        k0 += n;
+      }
+    }
+    return out;
+  }
+  const whole = nt - (nt % P);
+  for (let nn = 0; nn < whole; nn++) out[nn % P]!.push({ nn, k0: 0, k1: kt });
+  const U = (nt - whole) * kt;
+  for (let p = 0; p < P; p++) {
+    const u1 = Math.floor(((p + 1) * U) / P);
+    for (let u = Math.floor((p * U) / P); u < u1; ) {
+      const k0 = u % kt;
+      const k1 = Math.min(kt, k0 + (u1 - u));
+      out[p]!.push({ nn: whole + Math.floor(u / kt), k0, k1 });
+      u += k1 - k0;
+    }
+  }
+  return out;
 }
 
 /** linearShare for another rank (weights are laid out for every chip). */

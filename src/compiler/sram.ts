@@ -47,12 +47,17 @@ export class Sram {
   /** Drop every tensor's data (timing-only compiles: the tensors start as zeros). */
   private readonly dataless: boolean;
 
-  constructor(sch: Schedule, activationSlices: string[], dataless = false) {
+  /** Pairs of `pairs` taken only when the others are full (spare slices: farther from the VXM). */
+  private readonly near: number;
+
+  constructor(sch: Schedule, activationSlices: string[], dataless = false, spareSlices: string[] = []) {
     this.sch = sch;
     this.dataless = dataless;
     this.chip = sch.chip;
     for (let i = 0; i + 1 < activationSlices.length; i += 2) this.pairs.push([activationSlices[i], activationSlices[i + 1]]);
     if (!this.pairs.length) throw new SfError(`chip ${this.chip.name}: no MEM slices left for activations`);
+    this.near = this.pairs.length;
+    for (let i = 0; i + 1 < spareSlices.length; i += 2) this.pairs.push([spareSlices[i], spareSlices[i + 1]]);
   }
 
   /** Vectors still free in a slice. */
@@ -84,9 +89,13 @@ export class Sram {
   /** A tensor in the next activation pair (round robin), or in pair `pair` (index into pairs). */
   alloc(name: string, dtype: ChipDtype, rows: number, opts: { data?: Uint8Array | Uint8Array[]; output?: boolean; pair?: number; avoid?: string[]; side?: 'W' | 'E'; strict?: boolean } = {}): ChipTensor {
     const bytes = CHIP_BYTES[dtype];
-    let tries = opts.pair !== undefined ? [opts.pair % this.pairs.length] : this.pairs.map((_, i) => (this.turn + i) % this.pairs.length);
+    // the near pairs round robin, then the spare ones in order
+    const spare = Array.from({ length: this.pairs.length - this.near }, (_, i) => this.near + i);
+    let tries = opts.pair !== undefined ? [opts.pair % this.pairs.length] : [...Array.from({ length: this.near }, (_, i) => (this.turn + i) % this.near), ...spare];
+    const isSpare = (p: number) => p >= this.near;
     // a hemisphere's pairs first (results of its MXM planes stay on their side of the VXM)
-    if (opts.side) tries = [...tries.filter((p) => this.pairs[p][0].startsWith(`MEM.${opts.side}`)), ...tries.filter((p) => !this.pairs[p][0].startsWith(`MEM.${opts.side}`))];
+    const onSide = (p: number) => !opts.side || this.pairs[p][0].startsWith(`MEM.${opts.side}`);
+    tries = [...tries.filter((p) => !isSpare(p) && onSide(p)), ...tries.filter((p) => !isSpare(p) && !onSide(p)), ...tries.filter((p) => isSpare(p) && onSide(p)), ...tries.filter((p) => isSpare(p) && !onSide(p))];
     // pairs holding slices to avoid (operands read on the same cycles) come last
     if (opts.avoid?.length) {
       const clash = (p: number) => this.pairs[p].some((s) => opts.avoid!.includes(s));
@@ -99,7 +108,7 @@ export class Sram {
       if (bytes === 1 && this.free(slices[0]) < rows) slices[0] = this.pairs[p][1];
       try {
         const t = this.place(name, dtype, rows, slices, opts);
-        if (opts.pair === undefined) this.turn = (p + 1) % this.pairs.length;
+        if (opts.pair === undefined && p < this.near) this.turn = (p + 1) % this.near;
         return t;
       } catch (e) {
         if (!(e instanceof FitError)) throw e;

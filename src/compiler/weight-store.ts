@@ -6,7 +6,7 @@
 // N-tiles (linear.ts); a plane fills its groups one after another.
 import type { ChipConfig } from '../chip/config.js';
 import { SfError } from '../util/errors.js';
-import type { Schedule } from './schedule.js';
+import { Schedule } from './schedule.js';
 
 export interface Plane {
   side: 'W' | 'E';
@@ -21,6 +21,17 @@ export interface Plane {
   group: number;
 }
 
+/** A plane ran out of feeding slices: the layer needs more groups per plane (or more chips). */
+export class WeightsFull extends SfError {}
+
+/** The most feeding groups per plane the chip's MEM slices allow. */
+export function maxGroupsPerPlane(chip: ChipConfig): number {
+  const R = Math.min(chip.mxmInstallRows, Math.floor(chip.streamsPerDirection / chip.mxmPlanesPerHemisphere));
+  const F = Math.ceil(R / chip.memPorts);
+  const P = chip.mxmPlanesPerHemisphere;
+  return Math.floor((chip.memSlicesPerHemisphere - 2 * P) / (F * P));
+}
+
 export class WeightStore {
   readonly planes: Plane[] = [];
   /** Streams per plane (rows of int8 per IW cycle). */
@@ -28,13 +39,16 @@ export class WeightStore {
   /** Feeding slices per group. */
   readonly F: number;
   readonly activationSlices: string[] = [];
+  /** Slices no group uses, farther from the VXM than the activation slices. */
+  readonly spareSlices: string[] = [];
   /** The plane the next projection's first N-tile goes to (linear.ts deals tiles round robin). */
   nextPlane = 0;
   /** When the last weight-stationary projection's results are all in SRAM (linear.ts). */
   matmulsDone = 0;
   readonly weightSlices: string[] = [];
 
-  constructor(sch: Schedule) {
+  /** `groups`: feeding groups per plane (default: all the chip allows). */
+  constructor(sch: Schedule, groups?: number) {
     const chip: ChipConfig = sch.chip;
     const S = chip.streamsPerDirection;
     const P = chip.mxmPlanesPerHemisphere;
@@ -43,14 +57,19 @@ export class WeightStore {
     this.F = Math.ceil(this.R / chip.memPorts);
     if (this.R < 1 || 4 * P > S) throw new SfError(`chip ${chip.name}: too few streams for ${P} planes per hemisphere`);
     const reserved = 2 * P;
-    const groupsPerPlane = Math.floor((M - reserved) / (this.F * P));
-    if (groupsPerPlane < 1) throw new SfError(`chip ${chip.name}: ${M} MEM slices per hemisphere are too few for ${P} planes x ${this.F} feeding slices`);
+    const most = Math.floor((M - reserved) / (this.F * P));
+    const groupsPerPlane = Math.max(1, Math.min(most, groups ?? most));
+    if (most < 1) throw new SfError(`chip ${chip.name}: ${M} MEM slices per hemisphere are too few for ${P} planes x ${this.F} feeding slices`);
     const last = sch.plan.positions - 1;
     // the activation slices nearest the VXM, the feeding groups beyond them (towards the MXMs):
     // values moving between the VXM and the activations never cross the weights' flights
     const first = M - groupsPerPlane * P * this.F;
+    // the slices that hold activations with every group in use; those beyond, up to the groups in
+    // use, are spare: taken when the near ones are full (activations, long prompts)
+    const near = M - most * P * this.F;
     for (const side of ['W', 'E'] as const) {
-      for (let i = 0; i < first; i++) this.activationSlices.push(`MEM.${side}${i}`);
+      for (let i = 0; i < near; i++) this.activationSlices.push(`MEM.${side}${i}`);
+      for (let i = near; i < first; i++) this.spareSlices.push(`MEM.${side}${i}`);
       for (let p = 0; p < P; p++) {
         const groups: string[][] = [];
         for (let g = 0; g < groupsPerPlane; g++) {
@@ -67,5 +86,13 @@ export class WeightStore {
   /** Bytes of weights the chip can hold. */
   capacityBytes(chip: ChipConfig): number {
     return this.weightSlices.length * chip.memVectorsPerSlice * chip.lanes;
+  }
+
+  /** The fewest groups per plane whose slices hold `bytes` of weights with `slack` to spare
+   * (tiles are padded to whole K-tiles of a plane's rows). */
+  static groupsFor(chip: ChipConfig, bytes: number, slack = 1.3): number {
+    const most = maxGroupsPerPlane(chip);
+    const perGroup = new WeightStore(new Schedule(chip), 1).capacityBytes(chip);
+    return Math.min(most, Math.max(1, Math.ceil((bytes * slack) / perGroup)));
   }
 }
