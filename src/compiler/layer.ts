@@ -117,6 +117,18 @@ function lowering(op: GraphOp): Lowering[] {
   return [l];
 }
 
+/**
+ * The order ops claim the chip's units in (the report keeps the graph's order): the K and V
+ * projections before Q, so that the planes finish them first and the cache update (RoPE on k,
+ * the append) runs while Q's weights still stream; attention waits for both.
+ */
+function lowerOrder(ops: GraphOp[]): GraphOp[] {
+  const q = ops.findIndex((op) => op.name === 'q_proj');
+  if (q < 0) return ops;
+  const kv = ops.filter((op, i) => i > q && (op.name === 'k_proj' || op.name === 'v_proj'));
+  return [...ops.slice(0, q), ...kv, ...ops.slice(q).filter((op) => !kv.includes(op))];
+}
+
 /** Tensor-parallel shares: heads, kv heads and intermediate features divide evenly. */
 export function shareFor(config: ModelConfig, ranks: number, rank = 0): Share {
   const bad = [
@@ -257,7 +269,7 @@ function compileWith(config: ModelConfig, graph: LayerGraph, weights: StoredWeig
   // each op starts when its inputs are in SRAM (ops that do not depend on each other overlap,
   // and the Schedule's reservations keep them apart)
   const ready = new Map<string, number>();
-  for (const op of graph.ops.slice(first)) {
+  for (const op of lowerOrder(graph.ops.slice(first))) {
     ctx.units = new Set();
     const start = Math.max(0, ...op.inputs.map((t) => ready.get(t.name) ?? 0));
     // the stages of an op (matmul, all-reduce, dequantise) all start with the op: each row waits
@@ -270,6 +282,9 @@ function compileWith(config: ModelConfig, graph: LayerGraph, weights: StoredWeig
     compiled.push(op.name);
     if (o.stopAfter === op.name) break;
   }
+  const order = new Map(graph.ops.map((op, i) => [op.name, i]));
+  ops.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
+  compiled.sort((a, b) => order.get(a)! - order.get(b)!);
   const outputs = new Set(graph.outputs);
   for (const t of sch.tensors) if (outputs.has(t.name)) t.output = true;
 

@@ -23,7 +23,7 @@ const sn = (ctx: LayerCtx, id: number) => ctx.sch.plan.streamName(id);
  * `first` (e.g. MUL x x, ABS x) on ALU 0, and the results are combined lane-wise on ALU 1 (ACC
  * for sums; for maxima a MAX chain, one vector every vxmAlu cycles). The lane-wise result goes to
  * SXM.E (RSUM or RMAX) and comes back to the VXM on every lane. Returns the stream group and the
- * cycle it is at the VXM.
+ * cycle it is at the VXM, and the cycle the chain began.
  */
 function reduceRow(
   ctx: LayerCtx,
@@ -34,7 +34,7 @@ function reduceRow(
   read: (v: number, cycle: number) => number,
   what: string,
   then: (base: number, at: number) => void,
-): { base: number; at: number } {
+): { base: number; at: number; first: number } {
   const { sch, chip } = ctx;
   const d = chip.delays;
   const sxm = sch.position('SXM.E');
@@ -42,7 +42,7 @@ function reduceRow(
   let result = { base: 0, at: 0 };
   // the whole chain is placed at once: a MAX chain cannot wait
   const step = kind === 'max' ? d.vxmAlu : 1;
-  sch.attempt(start, (c0) => {
+  const began = sch.attempt(start, (c0) => {
     let prev = -1;
     for (let v = 0; v < V; v++) {
       const cy = c0 + v * step;
@@ -67,7 +67,7 @@ function reduceRow(
       }
     }
   }, `${what} reduction`);
-  return result;
+  return { ...result, first: began };
 }
 
 /** RMSNorm: y = x * rsqrt(mean(x^2) + eps) * g (the mean over the real features, not the padding). */
@@ -84,10 +84,12 @@ export function lowerRmsNorm(ctx: LayerCtx, op: GraphOp, start: number): number 
   const inv = ctx.sram.alloc(`${op.name}_inv`, 'fp32', M);
   const y = newAct(ctx, op.outputs[0]!.name, 'fp32', M, a.dim, L, 0);
   ctx.units.add('VXM').add('SXM');
-  let c = start;
   let end = start;
+  // every row's reduction first (row m + 1's sum runs while row m's total makes its SXM trip),
+  // then each row's y pass from when its 1/rms is in SRAM
+  let cr = start;
   for (let m = 0; m < M; m++) {
-    reduceRow(ctx, c, V, 'sum', (dst, src) => `MUL.fp32 ${dst}, ${src}, ${src}`, (v, cy) => readRow(sch, x.t, m * V + v, cy, ctx.vxm, `${op.name} x`), `${op.name} m${m}`, (base, b) => {
+    cr = reduceRow(ctx, cr, V, 'sum', (dst, src) => `MUL.fp32 ${dst}, ${src}, ${src}`, (v, cy) => readRow(sch, x.t, m * V + v, cy, ctx.vxm, `${op.name} x`), `${op.name} m${m}`, (base, b) => {
       // 1/sqrt(sum/dim + eps), written to SRAM (a value passes the VXM once)
       const mean = chain(sch, 4, b + d.vxmAlu, `${op.name} mean`);
       sch.issue(alu(ctx, 2), b, `MULS.fp32 ${sn(ctx, mean)}, ${sn(ctx, base)}, ${Math.fround(1 / a.dim)}`);
@@ -95,7 +97,11 @@ export function lowerRmsNorm(ctx: LayerCtx, op: GraphOp, start: number): number 
       sch.issue(alu(ctx, 3), b + d.vxmAlu, `ADDS.fp32 ${sn(ctx, ms)}, ${sn(ctx, mean)}, ${Math.fround(a.eps)}`);
       const st = storeRow(sch, inv, m, ctx.vxm, b + 2 * d.vxmAlu + d.vxmLarge, `${op.name} inv`);
       sch.issue(alu(ctx, 2), b + 2 * d.vxmAlu, `RSQRT.fp32 ${sn(ctx, st.base)}, ${sn(ctx, ms)}`);
-    });
+    }).first + V;
+  }
+  let c = start;
+  for (let m = 0; m < M; m++) {
+    c = Math.max(c, sch.readyAt(`${inv.name}[${m}]`) ?? start);
     for (let v = 0; v < V; v++) {
       c = sch.attempt(c, (cy) => {
         const [xb, ib] = readTwo(sch, x.t, m * V + v, inv, m, cy, ctx.vxm, alu(ctx, 12), `${op.name} x, inv`);
@@ -154,10 +160,10 @@ export function lowerQuantizeInt8(ctx: LayerCtx, op: GraphOp, start: number): nu
     gmax = ctx.sram.alloc(`${op.name}_gmax`, 'fp32', M);
     end = allReduceRows(ctx, lmax, M, 'MAX.fp32', gmax, Math.max(end, sch.quiet()), `${op.name} max all-reduce`);
   }
-  // 3. s = max / 127 -> scale row; 127 / max = 127 * rsqrt(max)^2 -> inv row
-  c = end;
+  // 3. s = max / 127 -> scale row; 127 / max = 127 * rsqrt(max)^2 -> inv row, each row from when
+  // its max is in SRAM
   for (let m = 0; m < M; m++) {
-    sch.attempt(c, (b) => {
+    sch.attempt(sch.readyAt(`${gmax.name}[${m}]`) ?? end, (b) => {
       const mb = readRow(sch, gmax, m, b, ctx.vxm, `${op.name} max back`);
       const s = storeRow(sch, sc, m, ctx.vxm, b + d.vxmAlu, `${op.name} scale`);
       sch.issue(alu(ctx, 2), b, `MULS.fp32 ${sn(ctx, s.base)}, ${sn(ctx, mb)}, ${Math.fround(1 / 127)}`);
@@ -167,11 +173,13 @@ export function lowerQuantizeInt8(ctx: LayerCtx, op: GraphOp, start: number): nu
       sch.issue(alu(ctx, 4), b + d.vxmLarge, `MUL.fp32 ${sn(ctx, r2)}, ${sn(ctx, r)}, ${sn(ctx, r)}`);
       const iv = storeRow(sch, inv, m, ctx.vxm, b + d.vxmLarge + 2 * d.vxmAlu, `${op.name} inv`);
       sch.issue(alu(ctx, 5), b + d.vxmLarge + d.vxmAlu, `MULS.fp32 ${sn(ctx, iv.base)}, ${sn(ctx, r2)}, 127`);
-      end = Math.max(end, s.ready);
+      end = Math.max(end, s.ready, iv.ready);
     }, `${op.name} scale`);
   }
-  // 4. the codes
+  // 4. the codes, each row from when its 1/s is in SRAM
+  c = start;
   for (let m = 0; m < M; m++) {
+    c = Math.max(c, sch.readyAt(`${inv.name}[${m}]`) ?? end);
     for (let v = 0; v < V; v++) {
       c = sch.attempt(c, (cy) => {
         const [xb, ib] = readTwo(sch, x.t, m * V + v, inv, m, cy, ctx.vxm, alu(ctx, 13), `${op.name} x, inv`);
