@@ -304,6 +304,32 @@ describe('GPU calibration', () => {
     expect(streamKernel(h200, 8.6e9).seconds).toBeCloseTo(8.6e9 / (4800e9 * 0.82), 9);
   });
 
+  it('skinny GEMMs: split-K where cuBLASLt split at batch 1 (kernel names in the run files), memory-bound at batch 64; wide tiles from gemmTile rows on', () => {
+    const h200 = loadGpuPreset('h200');
+    const run = loadH200Run('h200-measured');
+    const shapes: Record<string, [number, number]> = { q_proj: [4096, 4096], k_proj: [4096, 1024], v_proj: [4096, 1024], o_proj: [4096, 4096], gate_proj: [4096, 14336], up_proj: [4096, 14336], down_proj: [14336, 4096], qkv_proj: [4096, 6144], gate_up_proj: [4096, 28672] };
+    let checked = 0;
+    for (const [key, e] of Object.entries(run.gemm)) {
+      const [name] = key.split('@') as [string];
+      if (e.batch !== 1 || !e.kernels || !shapes[name]) continue;
+      const k = linearKernel(h200, { rows: 1, inFeatures: shapes[name][0], outFeatures: shapes[name][1] });
+      expect(k.splitK! > 1, key).toBe(e.kernels.some((n) => n.includes('splitK')));
+      checked++;
+    }
+    expect(checked).toBe(9);
+    for (const [i, o] of Object.values(shapes)) {
+      const k = linearKernel(h200, { rows: 64, inFeatures: i, outFeatures: o });
+      expect(k.bound, `${i}x${o}`).toBe('memory');
+      // A split costs its reduction: an in-graph gap plus the partial sums.
+      if (k.splitK! > 1) expect(k.reduceSeconds!).toBeGreaterThan(h200.knobs.graphKernelUs * 1e-6);
+    }
+    const wide = linearKernel(h200, { rows: 128, inFeatures: 4096, outFeatures: 4096 });
+    expect(wide.splitK).toBe(1);
+    expect(wide.bound).toBe('compute');
+    // skinnyTile rows above gemmTile rows are refused
+    expectSfError(() => withKnobs(h200, { skinnyTile: [256, 64] }), 'knobs.skinnyTile[0]', '<= knobs.gemmTile[0]');
+  });
+
   it('docs/calibration.md is up to date (run `npm run build:ts && node dist/gpu/calibration-doc.js`)', () => {
     expect(readFileSync(new URL('docs/calibration.md', root), 'utf8')).toBe(renderCalibrationDoc());
   });

@@ -410,11 +410,6 @@ export const LLAMA3_8B_LINEARS: Record<string, [number, number]> = {
 
 /** Wider bounds of the measured points: which rows, and why (each rule is about the kernel, not its error). */
 export const H200_MEASURED_CLASSES = {
-  skinny: {
-    bound: 2.5,
-    why:
-      'Not met. Where the model makes a decode GEMM compute-bound enough to raise its time by more than 15% (here at batch 64: 64 rows of output over 128 x 256 tiles is 4 to 24 tiles for 132 SMs, so it charges 3 to 18% of the tensor peak), the library did not lose that: cuBLASLt picked narrow tiles (64 x 32, 64 x 64, 96 x 64) and split K over the SMs (the kernel names are in the run files), and every one of these kernels streamed its weights at 1.0-3.7 TB/s, memory-bound like batch 1. The wave-quantisation rule (one output tile per SM, no split-K) is right for prefill-sized GEMMs (the batch-2,048 rows are within 3%) and for the TensorRT-LLM v0.5 128-token prefill points above, and wrong for skinny decode GEMMs under cuBLASLt 13: the model is too slow here by up to 3.4x. Fixing it needs a split-K rule in the model checked against both kinds of point, not a knob for these rows.',
-  },
   small: {
     bound: 0.45,
     why:
@@ -440,11 +435,6 @@ export function h200MeasuredTable(runNames: readonly string[] = H200_MEASURED_RU
   const stack = `PyTorch ${first.torch}, CUDA ${first.cuda}`;
   const ofRuns = `median of 30 graph replays, mean of ${runs.length} runs`;
   const rows: CalibrationRow[] = [];
-  // A decode-sized GEMM (fewer rows than a tile) whose prediction the wave-quantisation rule
-  // raises by more than the target over its memory-bound time: the model's own figures decide.
-  const waveRuleBites = (ks: { seconds: number; memSeconds: number }[], rows: number) =>
-    rows < h200.knobs.gemmTile[0] &&
-    ks.reduce((a, k) => a + k.seconds * 1e6 + gap, 0) > (1 + TARGET) * ks.reduce((a, k) => a + k.memSeconds * 1e6 + gap, 0);
   const withClass = (cls: keyof typeof H200_MEASURED_CLASSES | undefined) =>
     cls ? { bound: H200_MEASURED_CLASSES[cls].bound, why: H200_MEASURED_CLASSES[cls].why } : {};
 
@@ -476,21 +466,22 @@ export function h200MeasuredTable(runNames: readonly string[] = H200_MEASURED_RU
     });
     const B = e.batch;
     let predicted: number;
-    let cls: keyof typeof H200_MEASURED_CLASSES | undefined;
     let what: string;
+    let how: string;
+    const splits = (k: { splitK?: number }) => (k.splitK ?? 1) > 1;
     if (name === 'layer7') {
       const ks = Object.values(LLAMA3_8B_LINEARS).map(([i, o]) => linearKernel(h200, { rows: B, inFeatures: i, outFeatures: o }));
       predicted = ks.reduce((a, k) => a + k.seconds * 1e6 + gap, 0);
-      if (waveRuleBites(ks, B)) cls = 'skinny';
       what = `Llama-3-8B layer's 7 projections in sequence (unfused), batch ${B}, per layer`;
+      const split = Object.keys(LLAMA3_8B_LINEARS).filter((_, j) => splits(ks[j]!));
+      how = split.length > 0 ? `model: ${split.join(', ')} split K (+ a reduction each)` : 'model: no split-K';
     } else {
       const shape = shapes[name];
       if (!shape) throw new SfError(`field "gemm.${key}": unknown kernel ${name}`, first.file);
       const [i, o] = shape;
       const k = linearKernel(h200, { rows: B, inFeatures: i, outFeatures: o });
       predicted = k.seconds * 1e6 + gap;
-      if (waveRuleBites([k], B)) cls = 'skinny';
-      else if (i * o * 2 < 10e6) cls = 'small';
+      how = B >= h200.knobs.gemmTile[0] ? 'model: wide tiles' : splits(k) ? `model: skinny tiles, ${k.splitK}-way split-K + reduction` : 'model: skinny tiles, no split';
       what = `Llama-3-8B ${name} ${i} -> ${o}, ${B === 2048 ? '2,048 rows (prefill-sized)' : `batch ${B}`}${name in fused ? ' (fused)' : ''}`;
     }
     rows.push(
@@ -498,12 +489,11 @@ export function h200MeasuredTable(runNames: readonly string[] = H200_MEASURED_RU
         id: `h200-${name}-b${B}`,
         what,
         hardware,
-        setup: `${stack}, cuBLASLt; bf16, x[B,in] W^T in a CUDA Graph; ${ofRuns}`,
+        setup: `${stack}, cuBLASLt; bf16, x[B,in] W^T in a CUDA Graph; ${ofRuns}; ${how}`,
         source,
         unit: 'us',
         measured,
         predicted,
-        ...withClass(cls),
       }),
     );
   }
