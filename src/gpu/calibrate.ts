@@ -8,7 +8,7 @@ import { parseJsonText, readDataFile } from '../util/data-file.js';
 import { SfError } from '../util/errors.js';
 import { isObject } from '../util/figures.js';
 import { decodeStep, linearKernel, prefill, streamKernel, type StepEstimate } from './model.js';
-import { loadGpuPreset, type GpuPreset } from './preset.js';
+import { loadGpuPreset, withKnobs, type GpuKnobs, type GpuPreset } from './preset.js';
 
 export interface CalibrationRow {
   /** Short id, stable for tests. */
@@ -83,21 +83,25 @@ export const GPTJ_6B_STANDIN: ModelConfig = parseModelConfig(
   'GPT-J-6B stand-in (src/gpu/calibrate.ts)',
 );
 
-/** DistServe's per-op decode breakdown: which model kernels make up each named op. */
+/**
+ * DistServe's per-op decode breakdown: which model kernels make up each named op. The breakdown
+ * names no RoPE or KV-cache write: those kernels (rope_kv) sit between the QKV GEMM and the
+ * attention kernel and are counted with attention.
+ */
 export const DISTSERVE_OPS: { op: string; kernels: string[]; measured: number; small?: boolean }[] = [
   { op: 'gate+up', kernels: ['gate_up_proj'], measured: 38 },
   { op: 'down', kernels: ['down_proj'], measured: 20 },
   { op: 'QKV', kernels: ['qkv_proj'], measured: 10 },
   { op: 'O', kernels: ['o_proj'], measured: 8 },
-  { op: 'attention (ctx 1k)', kernels: ['attention', 'attn_reduce'], measured: 9, small: true },
+  { op: 'attention (ctx 1k)', kernels: ['rope_kv', 'attention', 'attn_reduce'], measured: 9 },
   { op: 'RMSNorm', kernels: ['attn_norm', 'mlp_norm', 'final_norm'], measured: 3, small: true },
   { op: 'SiLU', kernels: ['act'], measured: 4, small: true },
 ];
 
-/** Bound of DistServe's small-op rows, and why it is wider than the target. */
-export const DISTSERVE_SMALL_BOUND = 0.5;
+/** Bound of DistServe's RMSNorm and SiLU rows (the achieved error, rounded up), and why it is wider than the target. */
+export const DISTSERVE_SMALL_BOUND = 0.47;
 const DISTSERVE_SMALL_WHY =
-  'Not met at 15%. The breakdown gives no batch, kernel list or launch path, and at batch 1 these ops move under 5 MB a layer, so their time is per-kernel cost and kernel structure (fused or not; one block per head or split keys), not bytes. The model charges one launch per kernel and cannot tell those apart: it lands within 3.5 percentage points of the step on each, while the GEMM rows (76% of the step) are within 7%. Achieved bound: +-50%, which the test holds.';
+  'Not met at 15%, and no rule shared by every kernel meets both. At batch 1 these ops move under 0.1 MB a layer, so their share is kernel count times per-kernel cost. The model runs what tuned stacks run (vLLM, TensorRT-LLM, gpt-fast): two RMSNorm kernels a layer, each with the residual add before it fused in, and one fused SiLU-and-mul kernel. Whatever one kernel costs, fixed (f) plus bytes over a rate (b / X), two norm kernels of about 45 KB cost more than one SiLU-and-mul of 86 KB: (f + 86/X) / (2f + 90/X) < 1 for every f, X. DistServe measured SiLU above RMSNorm (4% against 3%), so its SiLU op ran as more than one kernel (the activation and the multiply apart, as plain PyTorch code does) or one of its norms was fused into another op; the breakdown does not say which, and adopting either for every point would price the other stacks wrongly. Its RMSNorm share is also 3.4 us a norm over a step the GEMM rows match, under the 4-6 us host launch that gpu-facts.md gives. Achieved: +47% (RMSNorm) and -46% (SiLU), each within 2 percentage points of the step; the test holds +-47%.';
 
 /** gpt-fast decodes 200 tokens after a 5-token prompt: the mean context over the run. */
 const GPT_FAST_CONTEXT = 5 + 100;
@@ -410,28 +414,26 @@ export const LLAMA3_8B_LINEARS: Record<string, [number, number]> = {
 
 /** Wider bounds of the measured points: which rows, and why (each rule is about the kernel, not its error). */
 export const H200_MEASURED_CLASSES = {
-  skinny: {
-    bound: 2.5,
-    why:
-      'Not met. Where the model makes a decode GEMM compute-bound enough to raise its time by more than 15% (here at batch 64: 64 rows of output over 128 x 256 tiles is 4 to 24 tiles for 132 SMs, so it charges 3 to 18% of the tensor peak), the library did not lose that: cuBLASLt picked narrow tiles (64 x 32, 64 x 64, 96 x 64) and split K over the SMs (the kernel names are in the run files), and every one of these kernels streamed its weights at 1.0-3.7 TB/s, memory-bound like batch 1. The wave-quantisation rule (one output tile per SM, no split-K) is right for prefill-sized GEMMs (the batch-2,048 rows are within 3%) and for the TensorRT-LLM v0.5 128-token prefill points above, and wrong for skinny decode GEMMs under cuBLASLt 13: the model is too slow here by up to 3.4x. Fixing it needs a split-K rule in the model checked against both kinds of point, not a knob for these rows.',
-  },
   small: {
-    bound: 0.45,
+    bound: 0.25,
     why:
-      'Not met at 15%. These kernels move under 10 MB (a lone K or V projection of 8 MB; the cuDNN attention at 2,048 keys reads 8 MB of KV), so their time is mostly fixed cost: cuBLASLt runs a lone K or V projection as a split-K GEMM plus a reduction kernel (two kernels, two gaps, where the model charges one), and the measured ~7.6 us is 1.1 TB/s. The model\'s size curve (calculon\'s shape under H100\'s ceiling) and its 2 us in-graph gap make them 23-40% too fast. In a tuned stack K and V are fused into the QKV GEMM (50 MB, within 2%).',
+      'Not met at 15%. cuDNN\'s decode attention at 2,048 keys reads 8 MB of KV in two kernels (split-KV fprop + lean_reduction_kernel), so its time is mostly fixed cost: 8.7 us is 1.0 TB/s. The model prices it as a split-KV kernel and a combine, each with the 2 us in-graph gap, and the 8 MB read at calculon\'s size curve under H100\'s 0.82 ceiling (0.55 of peak): 23% too fast. The lone 8 MB K and V projections show the same shortfall (-11 to -13%, within the target only because their split-K reduction is priced). At 8,192 keys (34 MB) the same kernel is within 12%. Achieved: -23.4%; the test holds +-25%.',
   },
   flash: {
     bound: 0.5,
     why:
-      'Not met at 15%. PyTorch\'s vendored FlashAttention-2 split-KV kernel (flash_fwd_splitkv_kernel + combine) reads the cache at 0.7-1.5 TB/s for one query token: it tiles 64-128 query rows and a GQA group has 4 (32 query heads over 8 kv heads), so most of each tile is idle. The model assumes a tuned Flash-Decoding kernel; torch\'s default backend on this machine (cuDNN) is that kernel at 8,192 keys (-12%).',
+      'Not met at 15%. PyTorch\'s vendored FlashAttention-2 split-KV kernel (flash_fwd_splitkv_kernel + combine) reads the cache at 0.7-1.5 TB/s for one query token: it tiles 64-128 query rows and a GQA group has 4 (32 query heads over 8 kv heads), so most of each tile is idle. The model prices a tuned Flash-Decoding kernel, which is what torch\'s default backend (cuDNN) ran here: within 12% at 8,192 keys. A slower kernel implementation is not a knob of the GPU. Achieved: -48.0%; the test holds +-50%.',
   },
 } as const;
 
-/** The per-point comparison of the model with the runs of bench/gpu/measure-h200.py. */
-export function h200MeasuredTable(runNames: readonly string[] = H200_MEASURED_RUNS): CalibrationRow[] {
+/**
+ * The per-point comparison of the model with the runs of bench/gpu/measure-h200.py, with the
+ * H200 preset as shipped or, to evaluate a re-fit, with some knobs replaced.
+ */
+export function h200MeasuredTable(runNames: readonly string[] = H200_MEASURED_RUNS, knobs?: Partial<GpuKnobs>): CalibrationRow[] {
   const runs = runNames.map(loadH200Run);
   const first = runs[0]!;
-  const h200 = loadGpuPreset('h200');
+  const h200 = knobs ? withKnobs(loadGpuPreset('h200'), knobs) : loadGpuPreset('h200');
   const l3_8b = loadModelConfig('llama-3-8b');
   const gap = h200.knobs.graphKernelUs;
   const mean = (f: (r: H200Run) => number) => runs.reduce((a, r) => a + f(r), 0) / runs.length;
@@ -440,11 +442,6 @@ export function h200MeasuredTable(runNames: readonly string[] = H200_MEASURED_RU
   const stack = `PyTorch ${first.torch}, CUDA ${first.cuda}`;
   const ofRuns = `median of 30 graph replays, mean of ${runs.length} runs`;
   const rows: CalibrationRow[] = [];
-  // A decode-sized GEMM (fewer rows than a tile) whose prediction the wave-quantisation rule
-  // raises by more than the target over its memory-bound time: the model's own figures decide.
-  const waveRuleBites = (ks: { seconds: number; memSeconds: number }[], rows: number) =>
-    rows < h200.knobs.gemmTile[0] &&
-    ks.reduce((a, k) => a + k.seconds * 1e6 + gap, 0) > (1 + TARGET) * ks.reduce((a, k) => a + k.memSeconds * 1e6 + gap, 0);
   const withClass = (cls: keyof typeof H200_MEASURED_CLASSES | undefined) =>
     cls ? { bound: H200_MEASURED_CLASSES[cls].bound, why: H200_MEASURED_CLASSES[cls].why } : {};
 
@@ -476,21 +473,22 @@ export function h200MeasuredTable(runNames: readonly string[] = H200_MEASURED_RU
     });
     const B = e.batch;
     let predicted: number;
-    let cls: keyof typeof H200_MEASURED_CLASSES | undefined;
     let what: string;
+    let how: string;
+    const splits = (k: { splitK?: number }) => (k.splitK ?? 1) > 1;
     if (name === 'layer7') {
       const ks = Object.values(LLAMA3_8B_LINEARS).map(([i, o]) => linearKernel(h200, { rows: B, inFeatures: i, outFeatures: o }));
       predicted = ks.reduce((a, k) => a + k.seconds * 1e6 + gap, 0);
-      if (waveRuleBites(ks, B)) cls = 'skinny';
       what = `Llama-3-8B layer's 7 projections in sequence (unfused), batch ${B}, per layer`;
+      const split = Object.keys(LLAMA3_8B_LINEARS).filter((_, j) => splits(ks[j]!));
+      how = split.length > 0 ? `model: ${split.join(', ')} split K (+ a reduction each)` : 'model: no split-K';
     } else {
       const shape = shapes[name];
       if (!shape) throw new SfError(`field "gemm.${key}": unknown kernel ${name}`, first.file);
       const [i, o] = shape;
       const k = linearKernel(h200, { rows: B, inFeatures: i, outFeatures: o });
       predicted = k.seconds * 1e6 + gap;
-      if (waveRuleBites([k], B)) cls = 'skinny';
-      else if (i * o * 2 < 10e6) cls = 'small';
+      how = B >= h200.knobs.gemmTile[0] ? 'model: wide tiles' : splits(k) ? `model: skinny tiles, ${k.splitK}-way split-K + reduction` : 'model: skinny tiles, no split';
       what = `Llama-3-8B ${name} ${i} -> ${o}, ${B === 2048 ? '2,048 rows (prefill-sized)' : `batch ${B}`}${name in fused ? ' (fused)' : ''}`;
     }
     rows.push(
@@ -498,12 +496,11 @@ export function h200MeasuredTable(runNames: readonly string[] = H200_MEASURED_RU
         id: `h200-${name}-b${B}`,
         what,
         hardware,
-        setup: `${stack}, cuBLASLt; bf16, x[B,in] W^T in a CUDA Graph; ${ofRuns}`,
+        setup: `${stack}, cuBLASLt; bf16, x[B,in] W^T in a CUDA Graph; ${ofRuns}; ${how}`,
         source,
         unit: 'us',
         measured,
         predicted,
-        ...withClass(cls),
       }),
     );
   }

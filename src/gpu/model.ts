@@ -79,9 +79,13 @@ export interface KernelEstimate {
   computeSeconds: number;
   /** Collective time (all_reduce/all_gather only). */
   commSeconds: number;
-  /** GPU time per instance: max(memSeconds, computeSeconds) or commSeconds. */
+  /** GPU time per instance: max(memSeconds, computeSeconds) (+ reduceSeconds) or commSeconds. */
   seconds: number;
   bound: 'memory' | 'compute' | 'link';
+  /** GEMMs: K slices of a split-K run (1: no split). */
+  splitK?: number;
+  /** Split-K GEMMs: the reduction of the partial sums (its in-graph gap and its bytes), included in seconds. */
+  reduceSeconds?: number;
 }
 
 export interface StepEstimate {
@@ -258,6 +262,44 @@ function kernelTime(
   return { name, ops, count: 1, bytes, flops, memSeconds, computeSeconds, commSeconds: 0, seconds, bound: computeSeconds > memSeconds ? 'compute' : 'memory' };
 }
 
+/**
+ * A GEMM y[rows, n] = x[rows, k] W^T moving `bytes` (weights and activations), priced as a GEMM
+ * library runs it:
+ *  - wide tiles (rows >= gemmTile's): gemmTile output tiles spread over the compute units, one
+ *    per unit per wave, no split-K (waveUtilization; what prefill-sized GEMMs run);
+ *  - skinny (fewer rows than gemmTile's): skinnyTile tiles; when they fill under half
+ *    the compute units, K is split into S = floor(units / tiles) slices so every unit streams
+ *    weights. The slices write fp32 partial sums (S x rows x n x 4 bytes) that a reduction reads
+ *    back: one more dependent kernel, priced as an in-graph gap (graphKernelUs; its host launch,
+ *    if any, hides behind the GEMM's run) plus its bytes.
+ */
+function gemmKernel(
+  c: Ctx,
+  name: string,
+  ops: string[],
+  g: { rows: number; n: number; k: number; bytes: number; flops: number; peak?: PeakDtype; weightOnly?: boolean },
+): KernelEstimate {
+  const [tm, tn] = c.knobs.gemmTile;
+  const wideTiles = Math.ceil(g.rows / tm) * Math.ceil(g.n / tn);
+  const base = { ...(g.peak ? { peak: g.peak } : {}), ...(g.weightOnly ? { weightOnly: true } : {}) };
+  if (g.rows >= tm) return { ...kernelTime(c, name, ops, g.bytes, g.flops, { ...base, tiles: wideTiles }), splitK: 1 };
+  const [sm, sn] = c.knobs.skinnyTile;
+  const units = c.preset.computeUnits;
+  const tiles = Math.ceil(g.rows / sm) * Math.ceil(g.n / sn);
+  const split = 2 * tiles <= units ? Math.max(1, Math.min(Math.floor(units / tiles), Math.floor(g.k / SPLIT_K_MIN))) : 1;
+  const partials = split > 1 ? split * g.rows * g.n * 4 : 0;
+  const skinny = kernelTime(c, name, ops, g.bytes + partials, g.flops, { ...base, tiles: tiles * split });
+  if (split > 1) {
+    const reduce = kernelTime(c, name, [], partials, 0);
+    const reduceSeconds = c.knobs.graphKernelUs * 1e-6 + reduce.seconds;
+    Object.assign(skinny, { seconds: skinny.seconds + reduceSeconds, reduceSeconds });
+  }
+  return { ...skinny, splitK: split };
+}
+
+/** The shortest K slice a split-K GEMM makes (one slice still runs a pipelined main loop). */
+const SPLIT_K_MIN = 256;
+
 /** Bytes per element of a graph tensor once it sits in GPU memory between kernels. */
 function tensorBytes(c: Ctx, dtype: ModelDtype): number {
   if (dtype === 'fp32') return ACT_BYTES;
@@ -335,10 +377,9 @@ function layerKernels(c: Ctx, g: LayerGraph): KernelEstimate[] {
     }
     const linears = k.ops.filter((o) => o.kind === 'linear');
     if (linears.length > 0) {
-      const rows = shape.rows;
       const n = linears.reduce((a, o) => a + (o.attrs as { outFeatures: number }).outFeatures, 0);
-      const tiles = Math.ceil(rows / c.knobs.gemmTile[0]) * Math.ceil(n / c.knobs.gemmTile[1]);
-      out.push(kernelTime(c, k.name, ops, bytes, 2 * macs, { tiles, weightOnly: c.dtype === 'int8-wo' }));
+      const kIn = (linears[0]!.attrs as { inFeatures: number }).inFeatures;
+      out.push(gemmKernel(c, k.name, ops, { rows: shape.rows, n, k: kIn, bytes, flops: 2 * macs, weightOnly: c.dtype === 'int8-wo' }));
       continue;
     }
     out.push(kernelTime(c, k.name, ops, bytes, 0));
@@ -349,7 +390,7 @@ function layerKernels(c: Ctx, g: LayerGraph): KernelEstimate[] {
 /**
  * One 16-bit linear layer alone, y[rows, out] = x[rows, in] W^T, priced as layerKernels prices a
  * projection kernel: its weights plus its input and output activations in HBM, 2 x rows x in x
- * out flops, wave quantisation over gemmTile. `seconds` excludes the per-kernel cost
+ * out flops, as gemmKernel runs it (wide tiles, or skinny tiles with split-K). `seconds` excludes the per-kernel cost
  * (graphKernelUs in a CUDA Graph, launchUs without). For comparing single kernels with
  * measurements (calibrate.ts); decodeStep and prefill price the same shapes the same way.
  */
@@ -362,8 +403,7 @@ export function linearKernel(
   const k = intAtLeast('inFeatures', o.inFeatures, 1);
   const n = intAtLeast('outFeatures', o.outFeatures, 1);
   const bytes = k * n * 2 + rows * (k + n) * ACT_BYTES;
-  const tiles = Math.ceil(rows / c.knobs.gemmTile[0]) * Math.ceil(n / c.knobs.gemmTile[1]);
-  return kernelTime(c, 'linear', [], bytes, 2 * rows * k * n, { tiles });
+  return gemmKernel(c, 'linear', [], { rows, n, k, bytes, flops: 2 * rows * k * n });
 }
 
 /** A purely memory-bound kernel moving `bytes` (read plus written), e.g. a device-to-device copy. */
@@ -435,12 +475,15 @@ function estimate(presetIn: GpuPreset, config: ModelConfig, o: GpuRunOptions, ph
   const vocabPerChip = Math.ceil(config.vocabSize / c.tp);
   const headWeights = vocabPerChip * H * headBytes + (headBytes === 1 ? vocabPerChip * 4 : 0);
   if (!config.tieWordEmbeddings || c.tp > 1 || headBytes !== 2) weightBytes += headWeights;
-  const headTiles = Math.ceil(batch / c.knobs.gemmTile[0]) * Math.ceil(vocabPerChip / c.knobs.gemmTile[1]);
   const headIo = batch * H * ACT_BYTES + batch * vocabPerChip * 4;
   add(
-    kernelTime(c, 'lm_head', [], headWeights + headIo, 2 * batch * H * vocabPerChip, {
+    gemmKernel(c, 'lm_head', [], {
+      rows: batch,
+      n: vocabPerChip,
+      k: H,
+      bytes: headWeights + headIo,
+      flops: 2 * batch * H * vocabPerChip,
       peak: c.halfDtype,
-      tiles: headTiles,
       weightOnly: c.dtype === 'int8-wo',
     }),
   );

@@ -65,6 +65,11 @@ export interface GpuKnobs {
   stepOverheadUs: number;
   /** GEMM output tile [rows, cols] for wave quantisation over computeUnits. */
   gemmTile: [number, number];
+  /**
+   * Narrow tile [rows, cols] of a skinny GEMM (fewer rows than gemmTile's): the library runs it
+   * with tiles this size, splitting K when they leave more than half the compute units idle.
+   */
+  skinnyTile: [number, number];
   /** Split-KV (Flash-Decoding) chunk: keys per split of a decode attention kernel. */
   splitKvTokens: number;
   /** Weight-only quantised GEMV (int8 weights, 16-bit math): fraction of bwEfficiency kept. */
@@ -82,6 +87,7 @@ export const KNOB_NAMES: readonly (keyof GpuKnobs)[] = [
   'graphKernelUs',
   'stepOverheadUs',
   'gemmTile',
+  'skinnyTile',
   'splitKvTokens',
   'weightOnlyBwFactor',
   'allReduceLatencyUs',
@@ -210,12 +216,15 @@ function parseKnobs(r: Reader, json: Record<string, unknown>, peaks: Record<Peak
     computeEfficiency[d] = v;
   }
 
-  const tileRaw = r.figure(g, 'gemmTile', 'knobs.gemmTile', 'a [rows, cols] pair of integers in 1..4096', K);
-  if (!Array.isArray(tileRaw) || tileRaw.length !== 2) r.fail('knobs.gemmTile', `must be a [rows, cols] pair of integers in 1..4096, got ${show(tileRaw)}`);
-  const gemmTile: [number, number] = [
-    r.numberIn('knobs.gemmTile[0]', tileRaw[0], { min: 1, max: 4096 }, { int: true })!,
-    r.numberIn('knobs.gemmTile[1]', tileRaw[1], { min: 1, max: 4096 }, { int: true })!,
-  ];
+  const tile = (key: 'gemmTile' | 'skinnyTile'): [number, number] => {
+    const path = `knobs.${key}`;
+    const raw = r.figure(g, key, path, 'a [rows, cols] pair of integers in 1..4096', K);
+    if (!Array.isArray(raw) || raw.length !== 2) r.fail(path, `must be a [rows, cols] pair of integers in 1..4096, got ${show(raw)}`);
+    return [r.numberIn(`${path}[0]`, raw[0], { min: 1, max: 4096 }, { int: true })!, r.numberIn(`${path}[1]`, raw[1], { min: 1, max: 4096 }, { int: true })!];
+  };
+  const gemmTile = tile('gemmTile');
+  const skinnyTile = tile('skinnyTile');
+  if (skinnyTile[0] > gemmTile[0]) r.fail('knobs.skinnyTile[0]', `must be <= knobs.gemmTile[0] (${gemmTile[0]}): a skinny GEMM's tile is at most as tall as the wide one, got ${skinnyTile[0]}`);
 
   const us: Limits = { min: 0, max: 1e6 };
   return {
@@ -225,6 +234,7 @@ function parseKnobs(r: Reader, json: Record<string, unknown>, peaks: Record<Peak
     graphKernelUs: r.num(g, 'graphKernelUs', 'knobs.graphKernelUs', us, K),
     stepOverheadUs: r.num(g, 'stepOverheadUs', 'knobs.stepOverheadUs', us, K),
     gemmTile,
+    skinnyTile,
     splitKvTokens: r.num(g, 'splitKvTokens', 'knobs.splitKvTokens', { min: 1, max: 1 << 24 }, K, true),
     weightOnlyBwFactor: r.num(g, 'weightOnlyBwFactor', 'knobs.weightOnlyBwFactor', FRACTION, K),
     allReduceLatencyUs: r.num(g, 'allReduceLatencyUs', 'knobs.allReduceLatencyUs', us, K),
