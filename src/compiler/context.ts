@@ -64,6 +64,8 @@ export interface LayerCtx {
   vxm: number;
   /** The lowering's notes for the per-op report: units used and what bounds the op. */
   units: Set<string>;
+  /** Ops another op's lowering did as part of its own (op name -> that op's name). */
+  fused: Map<string, string>;
 }
 
 /** A lowering places one op's instructions from cycle `start` on and returns the first cycle on

@@ -241,6 +241,7 @@ function compileWith(config: ModelConfig, graph: LayerGraph, weights: StoredWeig
     timingOnly: o.timingOnly === true,
     vxm: sch.position('VXM'),
     units: new Set(),
+    fused: new Map(),
   };
   const { rows: M } = graph.shape;
   const H = config.hiddenSize;
@@ -277,7 +278,8 @@ function compileWith(config: ModelConfig, graph: LayerGraph, weights: StoredWeig
     let end = start;
     for (const lower of lowering(op)) end = Math.max(end, lower(ctx, op, start));
     for (const t of op.outputs) ready.set(t.name, end);
-    const f = opFloor(chip, op, ranks);
+    const into = ctx.fused.get(op.name);
+    const f = into ? { cycles: 0, bound: `done by ${into} (fused)` } : opFloor(chip, op, ranks);
     ops.push({ name: op.name, kind: op.kind, start, end, cycles: end - start, units: [...ctx.units].sort(), bound: f.bound, floorCycles: f.cycles });
     compiled.push(op.name);
     if (o.stopAfter === op.name) break;

@@ -13,6 +13,7 @@ import type { GraphOp } from '../models/graph.js';
 import { act, newAct, type LayerCtx } from './context.js';
 import { chain, encodeF32, readRow, readTwo, storeRow } from './rows.js';
 import { allReduceRows } from './allreduce.js';
+import { ScheduleConflict } from './schedule.js';
 
 const alu = (ctx: LayerCtx, i: number) => `VXM.${i % ctx.chip.vxmAlus}`;
 const sn = (ctx: LayerCtx, id: number) => ctx.sch.plan.streamName(id);
@@ -72,6 +73,8 @@ function reduceRow(
 
 /** RMSNorm: y = x * rsqrt(mean(x^2) + eps) * g (the mean over the real features, not the padding). */
 export function lowerRmsNorm(ctx: LayerCtx, op: GraphOp, start: number): number {
+  const quant = int8Consumer(ctx, op);
+  if (quant) return lowerRmsNormQuant(ctx, op, quant, start);
   const a = op.attrs as Extract<GraphOp['attrs'], { kind: 'rmsnorm' }>;
   const { sch, chip } = ctx;
   const d = chip.delays;
@@ -126,6 +129,8 @@ export function lowerRmsNorm(ctx: LayerCtx, op: GraphOp, start: number): number 
 export function lowerQuantizeInt8(ctx: LayerCtx, op: GraphOp, start: number): number {
   const a = op.attrs as Extract<GraphOp['attrs'], { kind: 'quantize' }>;
   if (a.to !== 'int8') throw new SfError(`internal: ${op.name} is not an int8 quantisation`);
+  // done with the RMSNorm before it (lowerRmsNormQuant): its outputs are in SRAM when x is
+  if (ctx.fused.has(op.name) && ctx.acts.has(op.outputs[0]!.name)) return start;
   const { sch, chip } = ctx;
   const d = chip.delays;
   const x = act(ctx, op.inputs[0]!.name);
@@ -195,6 +200,156 @@ export function lowerQuantizeInt8(ctx: LayerCtx, op: GraphOp, start: number): nu
         }
         end = Math.max(end, st.ready);
       }, `${op.name} codes`) + 1;
+    }
+  }
+  return end;
+}
+
+/** The int8 quantisation that is the only consumer of a RMSNorm's output, if any. */
+function int8Consumer(ctx: LayerCtx, op: GraphOp): GraphOp | null {
+  const y = op.outputs[0]!.name;
+  const users = ctx.graph.ops.filter((o) => o.inputs.some((t) => t.name === y));
+  const q = users.length === 1 ? users[0]! : null;
+  return q && q.attrs.kind === 'quantize' && q.attrs.to === 'int8' ? q : null;
+}
+
+/**
+ * RMSNorm and the int8 quantisation of its output in two passes over x and one SXM trip, with the
+ * same bits as the two ops apart (on this path's y):
+ *  1. per row, xg = x * g (fp32) and x * x go through the VXM once: the squares ACC into the
+ *     lane sums, |xg| into a MAX chain; RSUM and RMAX at SXM.E, and back: r = rsqrt(sum/dim + eps)
+ *     and m = r * max|xg|, which is max|y| exactly (y = xg * r, and rounding is monotonic), so
+ *     s = m / 127 and 127 / m are the quantisation's own (the same instructions as
+ *     lowerQuantizeInt8 on m);
+ *  2. per vector, y = (x * g) * r (x * g again: the same bits) to SRAM, and codes = CVT(y * 127/m).
+ * The norm's bound holds for either order of its two products (bounds.ts: 3 roundings).
+ */
+function lowerRmsNormQuant(ctx: LayerCtx, op: GraphOp, qop: GraphOp, start: number): number {
+  const a = op.attrs as Extract<GraphOp['attrs'], { kind: 'rmsnorm' }>;
+  const qa = qop.attrs as Extract<GraphOp['attrs'], { kind: 'quantize' }>;
+  const { sch, chip } = ctx;
+  const d = chip.delays;
+  const L = chip.lanes;
+  const x = act(ctx, op.inputs[0]!.name);
+  if (x.per !== L || x.cols !== a.dim) throw new Error(`internal: rmsnorm input ${x.t.name} is not a full row`);
+  const V = x.tiles;
+  const M = a.rows;
+  const g = ctx.sram.alloc(`${op.name}_g`, 'fp32', V, { data: encodeF32(ctx.weights[a.weight]!, 1, a.dim, L), avoid: x.t.slices });
+  const inv = ctx.sram.alloc(`${op.name}_inv`, 'fp32', M);
+  const y = newAct(ctx, op.outputs[0]!.name, 'fp32', M, a.dim, L, 0);
+  const q = newAct(ctx, qop.outputs[0]!.name, 'int8', M, a.dim, L, 0, M > 1);
+  const sc = ctx.sram.alloc(`${q.t.name}_scale`, 'fp32', M);
+  q.scale = sc;
+  ctx.acts.set(qa.scale!, { t: sc, tokens: M, tiles: 1, per: 1, cols: 1, first: 0 });
+  const qinv = ctx.sram.alloc(`${qop.name}_inv`, 'fp32', M);
+  ctx.fused.set(qop.name, op.name);
+  ctx.units.add('VXM').add('SXM');
+  const sxm = sch.position('SXM.E');
+  const hops = sch.travel(ctx.vxm, sxm);
+  const step = d.vxmAlu; // the MAX chain's period
+  let end = start;
+  // 1. sums of squares and max |x g|, one SXM trip per row
+  let cr = start;
+  for (let m = 0; m < M; m++) {
+    const what = `${op.name} m${m}`;
+    cr = sch.attempt(cr, (c0) => {
+      let prev = -1;
+      for (let v = 0; v < V; v++) {
+        const cy = c0 + v * step;
+        const [xb, gb] = readTwo(sch, x.t, m * V + v, g, v, cy, ctx.vxm, alu(ctx, 15), `${what} x, g`);
+        const sq = chain(sch, 4, cy + d.vxmAlu, `${what} x^2`);
+        sch.issue(alu(ctx, 0), cy, `MUL.fp32 ${sn(ctx, sq)}, ${sn(ctx, xb)}, ${sn(ctx, xb)}`);
+        const xg = chain(sch, 4, cy + d.vxmAlu, `${what} x g`);
+        sch.issue(alu(ctx, 2), cy, `MUL.fp32 ${sn(ctx, xg)}, ${sn(ctx, xb)}, ${sn(ctx, gb)}`);
+        const ab = chain(sch, 4, cy + 2 * d.vxmAlu, `${what} |x g|`);
+        sch.issue(alu(ctx, 3), cy + d.vxmAlu, `ABS.fp32 ${sn(ctx, ab)}, ${sn(ctx, xg)}`);
+        const lastV = v === V - 1;
+        const sumAt = cy + d.vxmAlu; // ACC reads the square
+        const maxAt = cy + 2 * d.vxmAlu; // MAX reads |x g| and the running max
+        if (!lastV) {
+          sch.issue(alu(ctx, 1), sumAt, `ACC.fp32 -, ${sn(ctx, sq)}${v === 0 ? ', reset' : ''}`);
+          const mx = chain(sch, 4, maxAt + d.vxmAlu, `${what} running max`);
+          sch.issue(alu(ctx, 4), maxAt, `MAX.fp32 ${sn(ctx, mx)}, ${sn(ctx, ab)}, ${sn(ctx, prev >= 0 ? prev : ab)}`);
+          prev = mx;
+          continue;
+        }
+        // the lane sums: RSUM at SXM.E and back; r = rsqrt(sum / dim + eps) to SRAM
+        const sOut = sch.pickStreams(true, 4, [{ offset: 0, width: 4, from: ctx.vxm, cycle: sumAt + d.vxmAlu, to: sxm }], `${what} lane sums`);
+        sch.issue(alu(ctx, 1), sumAt, `ACC.fp32 ${sn(ctx, sOut)}, ${sn(ctx, sq)}${v === 0 ? ', reset' : ''}`);
+        const rs = sumAt + d.vxmAlu + hops;
+        const bs = rs + d.sxmReduce + hops;
+        const sBack = sch.pickStreams(false, 4, [{ offset: 0, width: 4, from: sxm, cycle: rs + d.sxmReduce, to: ctx.vxm }], `${what} sum`);
+        sch.issue('SXM.E', rs, `RSUM.fp32 ${sn(ctx, sBack)}, ${sn(ctx, sOut)}`);
+        const mean = chain(sch, 4, bs + d.vxmAlu, `${what} mean`);
+        sch.issue(alu(ctx, 5), bs, `MULS.fp32 ${sn(ctx, mean)}, ${sn(ctx, sBack)}, ${Math.fround(1 / a.dim)}`);
+        const ms = chain(sch, 4, bs + 2 * d.vxmAlu, `${what} +eps`);
+        sch.issue(alu(ctx, 6), bs + d.vxmAlu, `ADDS.fp32 ${sn(ctx, ms)}, ${sn(ctx, mean)}, ${Math.fround(a.eps)}`);
+        const rAt = bs + 2 * d.vxmAlu + d.vxmLarge; // r at the VXM
+        const ri = storeRow(sch, inv, m, ctx.vxm, rAt, `${what} r`);
+        sch.issue(alu(ctx, 7), bs + 2 * d.vxmAlu, `RSQRT.fp32 ${sn(ctx, ri.base)}, ${sn(ctx, ms)}`);
+        // the lane maxima: held at the VXM (MAX x, x) until RMAX brings the row max back on rAt
+        const rm = rAt - d.sxmReduce - hops;
+        const leave = rm - hops;
+        let held = sch.pickStreams(true, 4, [{ offset: 0, width: 4, from: ctx.vxm, cycle: maxAt + d.vxmAlu, to: ctx.vxm }], `${what} lane maxima`);
+        sch.issue(alu(ctx, 4), maxAt, `MAX.fp32 ${sn(ctx, held)}, ${sn(ctx, ab)}, ${sn(ctx, prev >= 0 ? prev : ab)}`);
+        let t = maxAt + d.vxmAlu;
+        if (leave < t) throw new ScheduleConflict(`${what}: the row max is late`);
+        while (t + d.vxmAlu <= leave) {
+          const last = t + d.vxmAlu === leave;
+          const nx = last
+            ? sch.pickStreams(true, 4, [{ offset: 0, width: 4, from: ctx.vxm, cycle: leave, to: sxm }], `${what} lane maxima`)
+            : chain(sch, 4, t + d.vxmAlu, `${what} lane maxima held`);
+          sch.issue(alu(ctx, 8), t, `MAX.fp32 ${sn(ctx, nx)}, ${sn(ctx, held)}, ${sn(ctx, held)}`);
+          held = nx;
+          t += d.vxmAlu;
+        }
+        if (t !== leave) throw new ScheduleConflict(`${what}: the row max cannot be timed`);
+        const mBack = sch.pickStreams(false, 4, [{ offset: 0, width: 4, from: sxm, cycle: rm + d.sxmReduce, to: ctx.vxm }], `${what} max`);
+        sch.issue('SXM.E', rm, `RMAX.fp32 ${sn(ctx, mBack)}, ${sn(ctx, held)}`);
+        // m = r * max |x g| = max |y|; s = m / 127, 127 / m = 127 * rsqrt(m)^2
+        const mm = chain(sch, 4, rAt + d.vxmAlu, `${what} max |y|`);
+        sch.issue(alu(ctx, 9), rAt, `MUL.fp32 ${sn(ctx, mm)}, ${sn(ctx, ri.base)}, ${sn(ctx, mBack)}`);
+        const b = rAt + d.vxmAlu;
+        const s = storeRow(sch, sc, m, ctx.vxm, b + d.vxmAlu, `${qop.name} scale`);
+        sch.issue(alu(ctx, 10), b, `MULS.fp32 ${sn(ctx, s.base)}, ${sn(ctx, mm)}, ${Math.fround(1 / 127)}`);
+        const r = chain(sch, 4, b + d.vxmLarge, `${qop.name} rsqrt`);
+        sch.issue(alu(ctx, 11), b, `RSQRT.fp32 ${sn(ctx, r)}, ${sn(ctx, mm)}`);
+        const r2 = chain(sch, 4, b + d.vxmLarge + d.vxmAlu, `${qop.name} 1/max`);
+        sch.issue(alu(ctx, 12), b + d.vxmLarge, `MUL.fp32 ${sn(ctx, r2)}, ${sn(ctx, r)}, ${sn(ctx, r)}`);
+        const iv = storeRow(sch, qinv, m, ctx.vxm, b + d.vxmLarge + 2 * d.vxmAlu, `${qop.name} inv`);
+        sch.issue(alu(ctx, 13), b + d.vxmLarge + d.vxmAlu, `MULS.fp32 ${sn(ctx, iv.base)}, ${sn(ctx, r2)}, 127`);
+        end = Math.max(end, s.ready);
+      }
+    }, `${what} reduction`) + V * step;
+  }
+  // 2. y and the codes, each row from when its r and 127/m are in SRAM
+  let c = start;
+  for (let m = 0; m < M; m++) {
+    c = Math.max(c, sch.readyAt(`${inv.name}[${m}]`) ?? start, sch.readyAt(`${qinv.name}[${m}]`) ?? start);
+    for (let v = 0; v < V; v++) {
+      c = sch.attempt(c, (cy) => {
+        const what = `${op.name} m${m} v${v}`;
+        const [xb, gb] = readTwo(sch, x.t, m * V + v, g, v, cy, ctx.vxm, alu(ctx, 15), `${what} x, g`);
+        const xg = chain(sch, 4, cy + d.vxmAlu, `${what} x g`);
+        sch.issue(alu(ctx, 0), cy, `MUL.fp32 ${sn(ctx, xg)}, ${sn(ctx, xb)}, ${sn(ctx, gb)}`);
+        const t1 = cy + d.vxmAlu;
+        const rb = readRow(sch, inv, m, t1, ctx.vxm, `${what} r`);
+        const st = storeRow(sch, y.t, m * V + v, ctx.vxm, t1 + d.vxmAlu, `${what} y`);
+        sch.issue(alu(ctx, 1), t1, `MUL.fp32 ${sn(ctx, st.base)}, ${sn(ctx, xg)}, ${sn(ctx, rb)}`);
+        const t2 = t1 + d.vxmAlu;
+        const ib = readRow(sch, qinv, m, t2, ctx.vxm, `${what} 127/m`);
+        const yi = chain(sch, 4, t2 + d.vxmAlu, `${what} y/s`);
+        sch.issue(alu(ctx, 2), t2, `MUL.fp32 ${sn(ctx, yi)}, ${sn(ctx, st.base)}, ${sn(ctx, ib)}`);
+        const t3 = t2 + d.vxmAlu;
+        const cs = storeRow(sch, q.t, m * V + v, ctx.vxm, t3 + d.vxmLarge, `${what} codes`);
+        sch.issue(alu(ctx, 3), t3, `CVT.int8 ${sn(ctx, cs.base)}, ${sn(ctx, yi)}, fp32`);
+        end = Math.max(end, st.ready, cs.ready);
+        if (q.mirror) {
+          const ce = storeRow(sch, q.mirror, m * V + v, ctx.vxm, t3 + d.vxmLarge, `${what} codes east`);
+          sch.issue(alu(ctx, 4), t3, `CVT.int8 ${sn(ctx, ce.base)}, ${sn(ctx, yi)}, fp32`);
+          end = Math.max(end, ce.ready);
+        }
+      }, `${op.name} y, codes`) + 1;
     }
   }
   return end;
