@@ -91,7 +91,7 @@ export function i16Bytes(values: ArrayLike<number>): Uint8Array {
 
 /** Schedule.attempt with the attention lowerings' budget of tries (the Schedule reports the
  * conflict of the last try when nothing fits). */
-export function place(sch: Schedule, earliest: number, fn: (cycle: number) => void, what: string, tries = 4096): number {
+export function place(sch: Schedule, earliest: number, fn: (cycle: number) => void, what: string, tries = 50_000): number {
   return sch.attempt(earliest, fn, what, tries);
 }
 

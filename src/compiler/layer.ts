@@ -118,13 +118,14 @@ function lowering(op: GraphOp): Lowering[] {
 }
 
 /**
- * The order ops claim the chip's units in (the report keeps the graph's order): the K and V
- * projections before Q, so that the planes finish them first and the cache update (RoPE on k,
- * the append) runs while Q's weights still stream; attention waits for both.
+ * The order ops claim the chip's units in (the report keeps the graph's order): for one token
+ * row, the K and V projections before Q, so that the planes finish them first and the cache
+ * update (RoPE on k, the append) runs while Q's weights still stream; attention waits for both.
  */
-function lowerOrder(ops: GraphOp[]): GraphOp[] {
+function lowerOrder(ops: GraphOp[], rows: number): GraphOp[] {
   const q = ops.findIndex((op) => op.name === 'q_proj');
-  if (q < 0) return ops;
+  // several rows: projections run one after another anyway (linear.ts), in the graph's order
+  if (q < 0 || rows > 1) return ops;
   const kv = ops.filter((op, i) => i > q && (op.name === 'k_proj' || op.name === 'v_proj'));
   return [...ops.slice(0, q), ...kv, ...ops.slice(q).filter((op) => !kv.includes(op))];
 }
@@ -270,7 +271,7 @@ function compileWith(config: ModelConfig, graph: LayerGraph, weights: StoredWeig
   // each op starts when its inputs are in SRAM (ops that do not depend on each other overlap,
   // and the Schedule's reservations keep them apart)
   const ready = new Map<string, number>();
-  for (const op of lowerOrder(graph.ops.slice(first))) {
+  for (const op of lowerOrder(graph.ops.slice(first), M)) {
     ctx.units = new Set();
     const start = Math.max(0, ...op.inputs.map((t) => ready.get(t.name) ?? 0));
     // the stages of an op (matmul, all-reduce, dequantise) all start with the op: each row waits

@@ -230,8 +230,11 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
       const rows = M * tiles.length;
       // (away from x and the output, which are read and written on the same cycles)
       const apart = [...x.t.slices, ...(x.mirror?.slices ?? []), ...acc.t.slices];
-      const runs = kt > 1 ? [ctx.sram.alloc(`${op.name}_run_${pl.side}${pl.p}`, acc.t.dtype, rows, { avoid: apart, side: pl.side, strict: true })] : [];
-      if (runs.length) runs.push(ctx.sram.alloc(`${op.name}_run2_${pl.side}${pl.p}`, acc.t.dtype, rows, { avoid: [...apart, ...runs[0].slices], side: pl.side, strict: true }));
+      const runs: ChipTensor[] = [];
+      if (kt > 1) {
+        runs.push(ws.runBuffer(ctx.sram, `${pl.side}${pl.p}`, acc.t.dtype, rows, apart, pl.side));
+        runs.push(ws.runBuffer(ctx.sram, `${pl.side}${pl.p}b`, acc.t.dtype, rows, [...apart, ...runs[0]!.slices], pl.side));
+      }
       const aluName = `VXM.${(4 + pi) % chip.vxmAlus}`;
       for (let kk = 0; kk < kt; kk++) {
         tiles.forEach((nn, ti) => {

@@ -7,6 +7,7 @@
 import type { ChipConfig } from '../chip/config.js';
 import { SfError } from '../util/errors.js';
 import { Schedule } from './schedule.js';
+import type { ChipDtype, ChipTensor, Sram } from './sram.js';
 
 export interface Plane {
   side: 'W' | 'E';
@@ -81,6 +82,25 @@ export class WeightStore {
     }
     // x (two streams for a float operand) rides the planes' first streams into them
     sch.keepLast(this.planes.flatMap((pl) => [pl.base, pl.base + 1]));
+  }
+
+  /** Running-sum buffers of the weight-stationary projections, by plane and buffer (linear.ts). */
+  private readonly runs = new Map<string, ChipTensor[]>();
+
+  /**
+   * A running-sum buffer of `rows` rows for `key` (a plane and which of its two buffers), in a
+   * pair holding none of `avoid`: one a previous projection used when it is big enough and
+   * apart, else a new one. Projections of several rows run one after another (linear.ts waits
+   * for matmulsDone), so the previous one's sums are dead when the next one starts.
+   */
+  runBuffer(sram: Sram, key: string, dtype: ChipDtype, rows: number, avoid: string[], side: 'W' | 'E'): ChipTensor {
+    const pool = this.runs.get(key) ?? [];
+    this.runs.set(key, pool);
+    const old = pool.find((t) => t.dtype === dtype && t.rows >= rows && !t.slices.some((x) => avoid.includes(x)));
+    if (old) return old;
+    const t = sram.alloc(`mm_run_${key}_${pool.length}`, dtype, rows, { avoid, side, strict: true });
+    pool.push(t);
+    return t;
   }
 
   /** Bytes of weights the chip can hold. */
