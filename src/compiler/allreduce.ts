@@ -38,12 +38,30 @@ export function allReduceRows(ctx: LayerCtx, t: ChipTensor, rows: number, op: 'A
     const at = sch.attempt(next, (s) => {
       for (const side of sides) {
         const base = readRow(sch, t, r, s, sch.position(side), `${what} send row ${r}`);
-        for (const j of links) if (linkSlice(ctx, j) === side) sch.issue(`C2C.${j}`, s, `SEND ${name(base)}, ${width}`);
+        for (const j of links) {
+          if (linkSlice(ctx, j) !== side) continue;
+          sch.claimLink(`C2C.${j}`, s, busy, `${what} send row ${r}`);
+          sch.issue(`C2C.${j}`, s, `SEND ${name(base)}, ${width}`);
+        }
       }
     }, `${what} send row ${r}`);
     sent.push(at);
     next = at + busy;
   }
+  return receiveRows(ctx, t, rows, op, out, sent, start, what);
+}
+
+/** The peer chips' rows of an all-reduce, sent on the cycles `sent` (every link at once),
+ * combined with this chip's own rows of t into out; returns when out is in SRAM. */
+export function receiveRows(ctx: LayerCtx, t: ChipTensor, rows: number, op: 'ADD.int32' | 'ADD.fp32' | 'MAX.fp32', out: ChipTensor, sent: number[], start: number, what: string): number {
+  const { sch, chip } = ctx;
+  const N = ctx.share.ranks;
+  const d = chip.delays;
+  const width = CHIP_BYTES[t.dtype];
+  const busy = width * chip.c2cVectorCycles;
+  const links = Array.from({ length: N - 1 }, (_, j) => j);
+  const name = (id: number) => sch.plan.streamName(id);
+  ctx.units.add('C2C').add('VXM');
   let end = start;
   let c = start;
   for (let r = 0; r < rows; r++) {

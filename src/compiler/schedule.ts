@@ -54,6 +54,8 @@ export class Schedule {
   private readonly queues = new Map<string, { items: Placed[]; last: Placed | null }>();
   private readonly spans = new Map<string, [number, number][]>();
   private readonly ports = new Map<string, number>();
+  /** Busy intervals of each C2C link queue. */
+  private readonly links = new Map<string, [number, number][]>();
   private readonly ready = new Map<string, number>();
   /** Streams that pickStreams offers last (see keepLast). */
   private readonly keptLast = new Set<number>();
@@ -257,6 +259,16 @@ export class Schedule {
   checkReady(key: string, cycle: number, what: string): void {
     const r = this.ready.get(key);
     if (r !== undefined && cycle < r) throw new ScheduleConflict(`${what}: ${key} is read on ${cycle}, before its write lands on ${r}`);
+  }
+
+  /** A C2C link serialises one message at a time: claims [cycle, cycle + busy) of `queue`. */
+  claimLink(queue: string, cycle: number, busy: number, what: string): void {
+    const list = this.links.get(queue) ?? [];
+    this.links.set(queue, list);
+    const clash = list.find(([a, b]) => cycle < b && a < cycle + busy);
+    if (clash) throw new ScheduleConflict(`${what}: ${queue} is still sending (cycles ${clash[0]}..${clash[1] - 1})`);
+    list.push([cycle, cycle + busy]);
+    this.undo?.push(() => list.pop());
   }
 
   claimPorts(slice: string, cycle: number, n: number, what: string): void {

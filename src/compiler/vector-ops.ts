@@ -12,7 +12,7 @@ import { SfError } from '../util/errors.js';
 import type { GraphOp } from '../models/graph.js';
 import { act, newAct, type LayerCtx } from './context.js';
 import { chain, encodeF32, readRow, readTwo, storeRow } from './rows.js';
-import { allReduceRows } from './allreduce.js';
+import { allReduceRows, linkSlice, receiveRows } from './allreduce.js';
 import { ScheduleConflict } from './schedule.js';
 
 const alu = (ctx: LayerCtx, i: number) => `VXM.${i % ctx.chip.vxmAlus}`;
@@ -35,11 +35,15 @@ function reduceRow(
   read: (v: number, cycle: number) => number,
   what: string,
   then: (base: number, at: number) => void,
+  side: 'W' | 'E' = 'E',
+  atSxm?: (base: number, cycle: number) => void,
 ): { base: number; at: number; first: number } {
   const { sch, chip } = ctx;
   const d = chip.delays;
-  const sxm = sch.position('SXM.E');
+  const sxmName = `SXM.${side}`;
+  const sxm = sch.position(sxmName);
   const hops = sch.travel(ctx.vxm, sxm);
+  const eastward = side === 'E';
   let result = { base: 0, at: 0 };
   // the whole chain is placed at once: a MAX chain cannot wait
   const step = kind === 'max' ? d.vxmAlu : 1;
@@ -52,16 +56,17 @@ function reduceRow(
       sch.issue(alu(ctx, 0), cy, first(sn(ctx, y), sn(ctx, xb)));
       const at = cy + d.vxmAlu;
       const lastV = v === V - 1;
-      let out: number;
-      if (lastV) out = sch.pickStreams(true, 4, [{ offset: 0, width: 4, from: ctx.vxm, cycle: at + d.vxmAlu, to: sxm }], `${what} lanes`);
-      else out = kind === 'max' ? chain(sch, 4, at + d.vxmAlu, `${what} running max`) : -1;
-      if (kind === 'sum') sch.issue(alu(ctx, 1), at, `ACC.fp32 ${out >= 0 ? sn(ctx, out) : '-'}, ${sn(ctx, y)}${v === 0 ? ', reset' : ''}`);
-      else sch.issue(alu(ctx, 1), at, `MAX.fp32 ${sn(ctx, out)}, ${sn(ctx, y)}, ${sn(ctx, prev >= 0 ? prev : y)}`);
-      prev = out;
+      let lanes: number;
+      if (lastV) lanes = sch.pickStreams(eastward, 4, [{ offset: 0, width: 4, from: ctx.vxm, cycle: at + d.vxmAlu, to: sxm }], `${what} lanes`);
+      else lanes = kind === 'max' ? chain(sch, 4, at + d.vxmAlu, `${what} running max`) : -1;
+      if (kind === 'sum') sch.issue(alu(ctx, 1), at, `ACC.fp32 ${lanes >= 0 ? sn(ctx, lanes) : '-'}, ${sn(ctx, y)}${v === 0 ? ', reset' : ''}`);
+      else sch.issue(alu(ctx, 1), at, `MAX.fp32 ${sn(ctx, lanes)}, ${sn(ctx, y)}, ${sn(ctx, prev >= 0 ? prev : y)}`);
+      prev = lanes;
       if (lastV) {
         const rAt = at + d.vxmAlu + hops;
-        const back = sch.pickStreams(false, 4, [{ offset: 0, width: 4, from: sxm, cycle: rAt + d.sxmReduce, to: ctx.vxm }], `${what} total`);
-        sch.issue('SXM.E', rAt, `${kind === 'sum' ? 'RSUM' : 'RMAX'}.fp32 ${sn(ctx, back)}, ${sn(ctx, out)}`);
+        const back = sch.pickStreams(!eastward, 4, [{ offset: 0, width: 4, from: sxm, cycle: rAt + d.sxmReduce, to: ctx.vxm }], `${what} total`);
+        sch.issue(sxmName, rAt, `${kind === 'sum' ? 'RSUM' : 'RMAX'}.fp32 ${sn(ctx, back)}, ${sn(ctx, lanes)}`);
+        atSxm?.(back, rAt + d.sxmReduce);
         result = { base: back, at: rAt + d.sxmReduce + hops };
         // what uses the total: placed in the same try (the total passes the VXM once)
         then(result.base, result.at);
@@ -150,20 +155,32 @@ export function lowerQuantizeInt8(ctx: LayerCtx, op: GraphOp, start: number): nu
   ctx.units.add('VXM').add('SXM');
   let c = start;
   let end = start;
-  // 1. each row's max |x| (on this chip) to SRAM
+  // 1. each row's max |x| (on this chip) to SRAM; split over chips whose links to the peers all
+  // sit at C2C.W (SXM.W's position), the row max is reduced at SXM.W and sent from there
+  const N = ctx.share.ranks;
+  const direct = split && Array.from({ length: N - 1 }, (_, j) => linkSlice(ctx, j)).every((l) => l === 'C2C.W');
+  const sent: number[] = [];
   for (let m = 0; m < M; m++) {
-    reduceRow(ctx, c, V, 'max', (dst, src) => `ABS.fp32 ${dst}, ${src}`, (v, cy) => readRow(sch, x.t, m * V + v, cy, ctx.vxm, `${op.name} x`), `${op.name} m${m}`, (base, b) => {
+    const r = reduceRow(ctx, c, V, 'max', (dst, src) => `ABS.fp32 ${dst}, ${src}`, (v, cy) => readRow(sch, x.t, m * V + v, cy, ctx.vxm, `${op.name} x`), `${op.name} m${m}`, (base, b) => {
       const st = storeRow(sch, lmax, m, ctx.vxm, b + d.vxmAlu, `${op.name} max`);
       sch.issue(alu(ctx, 2), b, `MAX.fp32 ${sn(ctx, st.base)}, ${sn(ctx, base)}, ${sn(ctx, base)}`);
       end = Math.max(end, st.ready);
-    });
-    c += V * d.vxmAlu;
+    }, direct ? 'W' : 'E', direct ? (base, at) => {
+      for (let j = 0; j < N - 1; j++) {
+        sch.claimLink(`C2C.${j}`, at, 4 * chip.c2cVectorCycles, `${op.name} m${m} max`);
+        sch.issue(`C2C.${j}`, at, `SEND ${sn(ctx, base)}, 4`, j === 0 ? `${op.name} row max to the peers` : undefined);
+      }
+      sent[m] = at;
+    } : undefined);
+    c = r.first + V * d.vxmAlu;
   }
   // 2. across the chips
   let gmax = lmax;
   if (split) {
     gmax = ctx.sram.alloc(`${op.name}_gmax`, 'fp32', M);
-    end = allReduceRows(ctx, lmax, M, 'MAX.fp32', gmax, Math.max(end, sch.quiet()), `${op.name} max all-reduce`);
+    end = direct
+      ? receiveRows(ctx, lmax, M, 'MAX.fp32', gmax, sent, end, `${op.name} max all-reduce`)
+      : allReduceRows(ctx, lmax, M, 'MAX.fp32', gmax, Math.max(end, sch.quiet()), `${op.name} max all-reduce`);
   }
   // 3. s = max / 127 -> scale row; 127 / max = 127 * rsqrt(max)^2 -> inv row, each row from when
   // its max is in SRAM
