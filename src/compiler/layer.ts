@@ -364,7 +364,9 @@ export function compileLayer(config: ModelConfig, o: CompileLayerOptions): Compi
       last = e;
     }
   }
-  throw new SfError(`the layer does not fit on up to ${chipCounts(config).at(-1)} x ${o.chip.name}${last ? `: ${last.message}` : ''}`);
+  // weights that fit with room for nothing else, or a prompt's activations: say which
+  const prompt = graph.shape.rows > 1 ? `; activations grow with the tokens of a step (${graph.shape.rows} here): try a shorter --context${graph.shape.batch > 1 ? ' or a smaller --batch' : ''}` : '';
+  throw new SfError(`the layer does not fit on up to ${chipCounts(config).at(-1)} x ${o.chip.name} (the most that divide its heads)${last ? `: ${last.message}` : ''}${prompt}`);
 }
 
 /** Timing-only: matrices empty, everything else zeros of the right size. */

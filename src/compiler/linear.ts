@@ -388,10 +388,8 @@ export function lowerAccReduce(ctx: LayerCtx, op: GraphOp, start: number): numbe
   if (!linearShare(ctx, op).rowSplit) return start;
   const acc = act(ctx, `${op.name}.acc`);
   const fp = acc.t.dtype === 'fp32';
-  const sum = ctx.sram.alloc(`${op.name}_sum`, acc.t.dtype, acc.t.rows);
-  const end = allReduceRows(ctx, acc.t, acc.t.rows, fp ? 'ADD.fp32' : 'ADD.int32', sum, start, `${op.name} all-reduce`);
-  ctx.acts.set(`${op.name}.acc`, { ...acc, t: sum });
-  return end;
+  // in place: a row's sum is written after its sends and its own read (it waits for the peers')
+  return allReduceRows(ctx, acc.t, acc.t.rows, fp ? 'ADD.fp32' : 'ADD.int32', acc.t, start, `${op.name} all-reduce`);
 }
 
 /** y = acc * s_x * s_w (+ bias) in fp32, one vector per cycle through four chained ALUs. */
