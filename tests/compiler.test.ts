@@ -9,6 +9,9 @@ import { loadChipPreset } from '../src/chip/preset.js';
 import { Core, instructionCount } from '../src/chip/core.js';
 import { loadCoreWasm } from '../src/chip/wasm-node.js';
 import { mulberry32 } from '../src/asm/fill.js';
+import { splitK } from '../src/compiler/linear.js';
+import { WeightStore } from '../src/compiler/weight-store.js';
+import { Schedule } from '../src/compiler/schedule.js';
 
 function data(K: number, N: number, seed: number) {
   const r = mulberry32(seed);
@@ -105,4 +108,46 @@ describe('compileRmsNorm', () => {
   it('tiny, 2 tokens x 64 (2 vectors per row)', () => rms('tiny', 2, 64));
   it('tiny, 3 tokens x 50 (a partial vector)', () => rms('tiny', 3, 50));
   it('tsp-v1, 2 tokens x 4096 (Llama-3-8B hidden size)', () => rms('tsp-v1', 2, 4096));
+});
+
+describe('layer projections: how K-tiles are dealt to the MXM planes (linear.ts splitK)', () => {
+  const load = (pieces: { k0: number; k1: number }[][]) => pieces.map((p) => p.reduce((a, x) => a + x.k1 - x.k0, 0));
+  const covers = (pieces: { nn: number; k0: number; k1: number }[][], nt: number, kt: number) => {
+    const seen = Array.from({ length: nt }, () => new Array<number>(kt).fill(0));
+    for (const p of pieces) for (const x of p) for (let k = x.k0; k < x.k1; k++) seen[x.nn]![k]!++;
+    return seen.every((r) => r.every((n) => n === 1));
+  };
+  it('every K-tile of every N-tile exactly once, every plane within one K-tile of the others', () => {
+    for (const [nt, kt] of [[13, 23], [13, 7], [23, 13], [2, 13], [8, 13], [1, 1], [3, 2]]) {
+      for (const all of [false, true]) {
+        const p = splitK(nt!, kt!, 4, all);
+        expect(covers(p, nt!, kt!)).toBe(true);
+        const l = load(p);
+        expect(Math.max(...l) - Math.min(...l)).toBeLessThanOrEqual(all ? Math.ceil(nt! / 4) : 1);
+      }
+    }
+  });
+  it('whole N-tiles while every plane gets one; the rest split by K (Llama-3-8B down_proj: 13 x 23)', () => {
+    const p = splitK(13, 23, 4);
+    expect(p.flat().filter((x) => x.k1 - x.k0 === 23).length).toBe(12);
+    expect(load(p)).toEqual([74, 75, 75, 75]);
+  });
+  it('all: each N-tile split over the four planes in order (row-split projections feed an all-reduce)', () => {
+    const p = splitK(13, 7, 4, true);
+    for (let nn = 0; nn < 13; nn++) expect(p.map((q) => q.filter((x) => x.nn === nn).length)).toEqual([1, 1, 1, 1]);
+  });
+});
+
+describe('feeding groups (weight-store.ts)', () => {
+  it('a layer takes the fewest groups that hold its weights; the rest of the slices hold activations', () => {
+    const chip = loadChipPreset('tsp-v1');
+    expect(WeightStore.groupsFor(chip, 1e6)).toBe(1);
+    expect(WeightStore.groupsFor(chip, 109e6)).toBe(2);
+    const one = new WeightStore(new Schedule(chip), 1);
+    const two = new WeightStore(new Schedule(chip), 2);
+    expect(one.capacityBytes(chip) * 2).toBe(two.capacityBytes(chip));
+    expect(one.activationSlices).toEqual(two.activationSlices);
+    expect(one.spareSlices.length).toBe(2 * 16);
+    expect(two.spareSlices.length).toBe(0);
+  });
 });
