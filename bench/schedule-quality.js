@@ -53,10 +53,10 @@ const md = [
   '',
   `Measured by \`node bench/schedule-quality.js\` on ${new Date().toISOString().slice(0, 10)}: one decoder layer per config on tsp-v1 chips (the fewest`,
   'that hold its weights), int8, timing-only emulation (emulated == predicted cycles is checked).',
-  'Roofline = max(weight bytes / stream bandwidth into the MXMs, MACs / MXM peak) + the unavoidable',
+  'Roofline = max((weight + KV-cache bytes) / stream bandwidth into the MXMs, MACs / MXM peak) + the unavoidable',
   'C2C time of the tensor-parallel partition (src/compiler/layer.ts, chipRoofline). Target: >= 0.8 in decode.',
   '',
-  '| model | phase | tokens | past | chips | cycles | roofline (weights / MACs / C2C) | quality |',
+  '| model | phase | tokens | past | chips | cycles | roofline (weights+KV / MACs / C2C) | quality |',
   '|---|---|---|---|---|---|---|---|',
   ...rows.map((r) => r.error
     ? `| ${r.model} | ${r.phase} | ${r.tokens} | ${r.past} | - | - | - | fails: ${r.error.replace(/\|/g, '/')} |`

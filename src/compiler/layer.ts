@@ -146,12 +146,14 @@ function chipRoofline(chip: ChipConfig, graph: LayerGraph, ranks: number): Roofl
   const streamBytes = 2 * S * chip.lanes;
   // a float weight set is lanes/2 rows and its MM issues in 2 cycles: a quarter of the int8 rate
   const macsPerCycle = (2 * chip.mxmPlanesPerHemisphere * chip.lanes * chip.lanes) / (graph.shape.precision.linear === 'int8' ? 1 : 4);
-  const weightCycles = Math.ceil(graph.totals.weightBytes / ranks / streamBytes);
+  // what must cross the streams into the MXMs: the weights, and the KV cache that attention
+  // installs as weight sets (q K^T, P V) once a step
+  const weightCycles = Math.ceil((graph.totals.weightBytes + graph.totals.kvCacheBytes) / ranks / streamBytes);
   const macCycles = Math.ceil(graph.totals.macs / ranks / macsPerCycle);
   const c2cCycles = c2cFloor(chip, graph, ranks);
   const c2c = c2cCycles ? ` + ${c2cCycles} cycles of C2C (tensor-parallel exchanges)` : '';
   return weightCycles >= macCycles
-    ? { cycles: weightCycles + c2cCycles, weightCycles, macCycles, c2cCycles, bound: `weight bytes / stream bandwidth into the MXMs (${streamBytes} B/cycle)${c2c}` }
+    ? { cycles: weightCycles + c2cCycles, weightCycles, macCycles, c2cCycles, bound: `weight and KV-cache bytes / stream bandwidth into the MXMs (${streamBytes} B/cycle)${c2c}` }
     : { cycles: macCycles + c2cCycles, weightCycles, macCycles, c2cCycles, bound: `MACs / MXM peak (${macsPerCycle} ${graph.shape.precision.linear} MAC/cycle)${c2c}` };
 }
 
