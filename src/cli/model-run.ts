@@ -31,7 +31,7 @@ export function isModelPath(p: string): boolean {
 }
 
 /** The layer the flags describe, compiled. */
-export function compileFromFlags(path: string, flags: Record<string, unknown>, dataDir?: string): CompiledLayer {
+export function compileFromFlags(path: string, flags: Record<string, unknown>, dataDir?: string, onOp?: CompileLayerOptions['onOp']): CompiledLayer {
   const phase = (flags.phase as string | undefined) ?? 'decode';
   if (phase !== 'decode' && phase !== 'prefill') throw new SfError(`--phase must be decode or prefill, not "${phase}"`);
   const dtype = (flags.dtype as string | undefined) ?? 'int8';
@@ -52,6 +52,7 @@ export function compileFromFlags(path: string, flags: Record<string, unknown>, d
     dataDir,
     // a timing-only run needs no values: no weights are generated
     timingOnly: flags['timing-only'] === true,
+    onOp,
   };
   return compileLayer(config, o);
 }
@@ -109,9 +110,10 @@ function json(layer: CompiledLayer, run: LayerRun | null): string {
 export async function cmdRunModel(argv: string[], io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
   const { positional, flags } = parseArgs(argv, { ...FLAGS, 'timing-only': { type: 'bool' }, threads: { type: 'int', min: 1, max: 256 } }, 'run');
   if (positional.length !== 1) throw new SfError('usage: sramflow run <model.json> [--phase decode|prefill] [--context N] [--batch N] [--dtype int8] [--chips N] [--chip P] [--json]');
-  const layer = compileFromFlags(positional[0], flags);
-  const functional = flags['timing-only'] !== true;
   const progress = !flags.json && process.stderr.isTTY;
+  // a long prompt compiles for a minute or more: say where it is
+  const layer = compileFromFlags(positional[0], flags, undefined, progress ? (op, i, n, chips) => process.stderr.write(`\r\x1b[Kcompiling for ${chips} chip(s): ${op} (${i + 1} of ${n})`) : undefined);
+  const functional = flags['timing-only'] !== true;
   const run = await runCompiledLayer(layer, loadCoreWasm(), {
     functional, checked: functional, threads: (flags.threads as number | undefined) ?? availableParallelism(),
     onProgress: progress ? (c) => process.stderr.write(`\remulating: cycle ${c} of ${layer.predictedCycles}`) : undefined,

@@ -40,6 +40,8 @@ export interface CompileLayerOptions extends LayerOptions {
   /** No data at all (no weights generated, tensors start as zeros): for timing-only runs of big
    * layers, where the values do not matter and generating them costs seconds and gigabytes. */
   timingOnly?: boolean;
+  /** Called as each op is lowered (progress of long compiles). */
+  onOp?: (op: string, index: number, ops: number, chips: number) => void;
 }
 
 export interface OpTiming {
@@ -206,13 +208,14 @@ export interface GraphCompileOptions {
   from?: string;
   /** The first header line of the program (what it is). */
   title: string;
+  onOp?: (op: string, index: number, ops: number, chips: number) => void;
 }
 
 /** Compiles one layer for `ranks` chips (the program every chip runs, with per-chip data). */
 function compileFor(config: ModelConfig, o: CompileLayerOptions, graph: LayerGraph, weights: StoredWeights, inputs: LayerInputs, ranks: number): CompiledLayer {
   const sh = graph.shape;
   return compileGraph(config, graph, weights, inputs, {
-    chip: o.chip, share: shareFor(config, ranks), system: ranks > 1, timingOnly: o.timingOnly, dataDir: o.dataDir, stopAfter: o.stopAfter, from: o.from,
+    chip: o.chip, share: shareFor(config, ranks), system: ranks > 1, timingOnly: o.timingOnly, dataDir: o.dataDir, stopAfter: o.stopAfter, from: o.from, onOp: o.onOp,
     title: `${config.name ?? 'model'} layer ${sh.layer}, ${sh.phase}: batch ${sh.batch}, ${sh.tokens} new token(s), ${sh.past} past, dtype ${sh.dtype}, on ${ranks} x ${o.chip.name}`,
   });
 }
@@ -273,7 +276,9 @@ function compileWith(config: ModelConfig, graph: LayerGraph, weights: StoredWeig
   // each op starts when its inputs are in SRAM (ops that do not depend on each other overlap,
   // and the Schedule's reservations keep them apart)
   const ready = new Map<string, number>();
-  for (const op of lowerOrder(graph.ops.slice(first), M)) {
+  const todo = lowerOrder(graph.ops.slice(first), M);
+  for (const op of todo) {
+    o.onOp?.(op.name, ops.length, todo.length, ranks);
     ctx.units = new Set();
     const start = Math.max(0, ...op.inputs.map((t) => ready.get(t.name) ?? 0));
     // the stages of an op (matmul, all-reduce, dequantise) all start with the op: each row waits
