@@ -146,9 +146,10 @@ async function runAttention(chipName: string, options: LayerOptions, model: stri
     expect(c.comparison.ok, `${c.op} -> ${c.output}: ratio ${c.comparison.maxRatio} worst ${JSON.stringify(c.comparison.worst)}`).toBe(true);
     expect(c.comparison.count).toBeGreaterThan(0);
   }
-  // checkOpByOp bounds a float rounding by the implementation's own output (bounds.ts,
-  // roundRange), which any output meets: q_q and probs_q must be the attention dtype's rounding
-  // of q_rope and probs exactly (outside the attended window probs_q reads back as 0)
+  // checkOpByOp holds a float cast of exact inputs to their rounding bit for bit (bounds.ts,
+  // roundRange); said here too, with the index of the first difference: q_q and probs_q are the
+  // attention dtype's rounding of q_rope and probs (outside the attended window probs_q reads
+  // back as 0)
   const adt = graph.shape.precision.attention as 'fp16' | 'bf16';
   for (const [q, x] of [['q_rope_q', 'q_rope'], ['probs_q', 'probs']] as const) {
     const want = Array.from(actual[x]!, (v) => roundFloat(v, adt));

@@ -846,3 +846,20 @@ describe('safetensors', () => {
     );
   });
 });
+
+describe('checkOpByOp on float casts', () => {
+  it('a cast of exact inputs must be their rounding bit for bit: one ulp off fails', () => {
+    const config = loadModelConfig('tiny');
+    const run = referenceLayer(config, { phase: 'decode', past: 6, dtype: 'int8' }, { seed: 4 });
+    const actual: Record<string, Float64Array> = {};
+    for (const [k, v] of Object.entries(run.values)) actual[k] = Float64Array.from(v);
+    expect(checkOpByOp(run, actual).every((c) => c.comparison.ok)).toBe(true);
+    for (const name of ['q_rope_q', 'probs_q']) {
+      const bad = Object.fromEntries(Object.entries(actual).map(([k, v]) => [k, Float64Array.from(v)]));
+      const i = bad[name]!.findIndex((v) => v !== 0);
+      bad[name]![i] = bad[name]![i]! * (1 + 2 ** -10); // one fp16 ulp
+      const c = checkOpByOp(run, bad).find((x) => x.output === name)!;
+      expect(c.comparison.ok, name).toBe(false);
+    }
+  });
+});

@@ -390,8 +390,13 @@ function propagate(result: ReferenceResult, model: Model, local: boolean): Bound
   return E;
 }
 
+/**
+ * How far a rounding to a float dtype of x (known within ex) may land from q, the value it should
+ * give. An exact input rounds to one value: R(x) itself, so the bound is 0 (checkOpByOp passes
+ * the implementation's own output as q, which must then be R(x) bit for bit).
+ */
 function roundRange(x: number, ex: number, q: number, R: (v: number) => number): number {
-  if (ex === 0) return Math.abs(R(x) - q);
+  if (ex === 0) return 0;
   const e = ex * (1 + 2 ** -40);
   return Math.max(Math.abs(R(x + e) - q), Math.abs(R(x - e) - q));
 }
