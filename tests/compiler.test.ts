@@ -11,7 +11,7 @@ import { loadCoreWasm } from '../src/chip/wasm-node.js';
 import { mulberry32 } from '../src/asm/fill.js';
 import { splitK } from '../src/compiler/linear.js';
 import { WeightStore } from '../src/compiler/weight-store.js';
-import { Schedule } from '../src/compiler/schedule.js';
+import { Schedule, ScheduleConflict } from '../src/compiler/schedule.js';
 
 function data(K: number, N: number, seed: number) {
   const r = mulberry32(seed);
@@ -149,5 +149,23 @@ describe('feeding groups (weight-store.ts)', () => {
     expect(one.activationSlices).toEqual(two.activationSlices);
     expect(one.spareSlices.length).toBe(2 * 16);
     expect(two.spareSlices.length).toBe(0);
+  });
+});
+
+describe('Schedule.claimLink', () => {
+  it('a link carries one message at a time; a failed try gives its claim back', () => {
+    const sch = new Schedule(loadChipPreset('tsp-v1'));
+    sch.claimLink('C2C.0', 100, 96, 'first');
+    expect(() => sch.claimLink('C2C.0', 195, 96, 'second')).toThrow(/C2C.0 is still sending \(cycles 100..195\)/);
+    expect(() => sch.claimLink('C2C.0', 5, 96, 'before')).toThrow(/still sending/);
+    sch.claimLink('C2C.0', 196, 96, 'after');
+    sch.claimLink('C2C.1', 150, 96, 'another link');
+    // a placement that fails after claiming leaves nothing behind
+    const at = sch.attempt(300, (c) => {
+      sch.claimLink('C2C.2', c, 96, 'tried');
+      if (c < 302) throw new ScheduleConflict('not yet');
+    }, 'try');
+    expect(at).toBe(302);
+    expect(() => sch.claimLink('C2C.2', 300, 2, 'freed')).not.toThrow();
   });
 });

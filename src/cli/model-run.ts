@@ -107,12 +107,17 @@ function json(layer: CompiledLayer, run: LayerRun | null): string {
   });
 }
 
+/** The progress line of a long compile (a terminal only). */
+function compiling(op: string, i: number, n: number, chips: number): void {
+  process.stderr.write(`\r\x1b[Kcompiling for ${chips} chip(s): ${op} (${i + 1} of ${n})`);
+}
+
 export async function cmdRunModel(argv: string[], io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
   const { positional, flags } = parseArgs(argv, { ...FLAGS, 'timing-only': { type: 'bool' }, threads: { type: 'int', min: 1, max: 256 } }, 'run');
   if (positional.length !== 1) throw new SfError('usage: sramflow run <model.json> [--phase decode|prefill] [--context N] [--batch N] [--dtype int8] [--chips N] [--chip P] [--json]');
   const progress = !flags.json && process.stderr.isTTY;
   // a long prompt compiles for a minute or more: say where it is
-  const layer = compileFromFlags(positional[0], flags, undefined, progress ? (op, i, n, chips) => process.stderr.write(`\r\x1b[Kcompiling for ${chips} chip(s): ${op} (${i + 1} of ${n})`) : undefined);
+  const layer = compileFromFlags(positional[0], flags, undefined, progress ? compiling : undefined);
   const functional = flags['timing-only'] !== true;
   const run = await runCompiledLayer(layer, loadCoreWasm(), {
     functional, checked: functional, threads: (flags.threads as number | undefined) ?? availableParallelism(),
@@ -141,7 +146,9 @@ export async function cmdCompile(argv: string[], io: { out: (s: string) => void;
   const input = resolve(positional[0]);
   if (existsSync(out) && existsSync(input) && realpathSync(out) === realpathSync(input)) throw new SfError('refusing to overwrite the input file', flags.output);
   const dataDirName = `${basename(out).replace(/\.sfa$/, '')}.data`;
-  const layer = compileFromFlags(positional[0], flags, dataDirName);
+  const progress = !flags.json && process.stderr.isTTY;
+  const layer = compileFromFlags(positional[0], flags, dataDirName, progress ? compiling : undefined);
+  if (progress) process.stderr.write('\r\x1b[K');
   // write the data beside the program, into a fresh directory, then move it into place
   const dataDir = join(dirname(out), dataDirName);
   const tmp = `${dataDir}.tmp-${process.pid}`;
