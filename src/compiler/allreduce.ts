@@ -18,17 +18,26 @@ export function linkSlice(ctx: LayerCtx, link: number): string {
   return link < Math.ceil(ctx.chip.c2cLinks / 2) ? 'C2C.W' : 'C2C.E';
 }
 
-/** out[r] = combine over chips of t[r], for rows 0..rows-1; returns when out is in SRAM. */
-export function allReduceRows(ctx: LayerCtx, t: ChipTensor, rows: number, op: 'ADD.int32' | 'ADD.fp32' | 'MAX.fp32', out: ChipTensor, start: number, what: string): number {
+type ReduceOp = 'ADD.int32' | 'ADD.fp32' | 'MAX.fp32';
+
+/** What an all-reduce of t's rows uses: a message per row (width stream vectors, busy cycles
+ * on a link), links 0 .. N-2 to the peers. */
+function linkPlan(ctx: LayerCtx, t: ChipTensor) {
   const { sch, chip } = ctx;
-  const N = ctx.share.ranks;
-  const d = chip.delays;
   const width = CHIP_BYTES[t.dtype];
-  const busy = width * chip.c2cVectorCycles;
-  const links = Array.from({ length: N - 1 }, (_, j) => j);
-  const sides = [...new Set(links.map((j) => linkSlice(ctx, j)))];
-  const name = (id: number) => sch.plan.streamName(id);
   ctx.units.add('C2C').add('VXM');
+  return {
+    sch, chip, width,
+    busy: width * chip.c2cVectorCycles,
+    links: Array.from({ length: ctx.share.ranks - 1 }, (_, j) => j),
+    name: (id: number) => sch.plan.streamName(id),
+  };
+}
+
+/** out[r] = combine over chips of t[r], for rows 0..rows-1; returns when out is in SRAM. */
+export function allReduceRows(ctx: LayerCtx, t: ChipTensor, rows: number, op: ReduceOp, out: ChipTensor, start: number, what: string): number {
+  const { sch, width, busy, links, name } = linkPlan(ctx, t);
+  const sides = [...new Set(links.map((j) => linkSlice(ctx, j)))];
   // sends: one read per row and side of the chip, every link of that side sends it; a row goes
   // as soon as it is in SRAM (rows land one by one while the producer still runs) and the links
   // are free again
@@ -53,15 +62,10 @@ export function allReduceRows(ctx: LayerCtx, t: ChipTensor, rows: number, op: 'A
 
 /** The peer chips' rows of an all-reduce, sent on the cycles `sent` (every link at once),
  * combined with this chip's own rows of t into out; returns when out is in SRAM. */
-export function receiveRows(ctx: LayerCtx, t: ChipTensor, rows: number, op: 'ADD.int32' | 'ADD.fp32' | 'MAX.fp32', out: ChipTensor, sent: number[], start: number, what: string): number {
-  const { sch, chip } = ctx;
+export function receiveRows(ctx: LayerCtx, t: ChipTensor, rows: number, op: ReduceOp, out: ChipTensor, sent: number[], start: number, what: string): number {
+  const { sch, chip, width, busy, links, name } = linkPlan(ctx, t);
   const N = ctx.share.ranks;
   const d = chip.delays;
-  const width = CHIP_BYTES[t.dtype];
-  const busy = width * chip.c2cVectorCycles;
-  const links = Array.from({ length: N - 1 }, (_, j) => j);
-  const name = (id: number) => sch.plan.streamName(id);
-  ctx.units.add('C2C').add('VXM');
   let end = start;
   let c = start;
   for (let r = 0; r < rows; r++) {

@@ -76,20 +76,28 @@ function reduceRow(
   return { ...result, first: began };
 }
 
-/** RMSNorm: y = x * rsqrt(mean(x^2) + eps) * g (the mean over the real features, not the padding). */
-export function lowerRmsNorm(ctx: LayerCtx, op: GraphOp, start: number): number {
-  const quant = int8Consumer(ctx, op);
-  if (quant) return lowerRmsNormQuant(ctx, op, quant, start);
+/** A RMSNorm's input (full rows), its gain in SRAM (away from x: both are read on one cycle)
+ * and the per-row 1/rms tensor. */
+function normOperands(ctx: LayerCtx, op: GraphOp) {
   const a = op.attrs as Extract<GraphOp['attrs'], { kind: 'rmsnorm' }>;
-  const { sch, chip } = ctx;
-  const d = chip.delays;
-  const L = chip.lanes;
+  const L = ctx.chip.lanes;
   const x = act(ctx, op.inputs[0]!.name);
   if (x.per !== L || x.cols !== a.dim) throw new Error(`internal: rmsnorm input ${x.t.name} is not a full row`);
   const V = x.tiles;
   const M = a.rows;
-  const g = ctx.sram.alloc(`${op.name}_g`, 'fp32', V, { data: encodeF32(ctx.weights[a.weight]!, 1, a.dim, L) });
+  const g = ctx.sram.alloc(`${op.name}_g`, 'fp32', V, { data: encodeF32(ctx.weights[a.weight]!, 1, a.dim, L), avoid: x.t.slices });
   const inv = ctx.sram.alloc(`${op.name}_inv`, 'fp32', M);
+  return { a, x, V, M, g, inv };
+}
+
+/** RMSNorm: y = x * rsqrt(mean(x^2) + eps) * g (the mean over the real features, not the padding). */
+export function lowerRmsNorm(ctx: LayerCtx, op: GraphOp, start: number): number {
+  const quant = int8Consumer(ctx, op);
+  if (quant) return lowerRmsNormQuant(ctx, op, quant, start);
+  const { a, x, V, M, g, inv } = normOperands(ctx, op);
+  const { sch, chip } = ctx;
+  const d = chip.delays;
+  const L = chip.lanes;
   const y = newAct(ctx, op.outputs[0]!.name, 'fp32', M, a.dim, L, 0);
   ctx.units.add('VXM').add('SXM');
   let end = start;
@@ -242,17 +250,11 @@ function int8Consumer(ctx: LayerCtx, op: GraphOp): GraphOp | null {
  * The norm's bound holds for either order of its two products (bounds.ts: 3 roundings).
  */
 function lowerRmsNormQuant(ctx: LayerCtx, op: GraphOp, qop: GraphOp, start: number): number {
-  const a = op.attrs as Extract<GraphOp['attrs'], { kind: 'rmsnorm' }>;
   const qa = qop.attrs as Extract<GraphOp['attrs'], { kind: 'quantize' }>;
+  const { a, x, V, M, g, inv } = normOperands(ctx, op);
   const { sch, chip } = ctx;
   const d = chip.delays;
   const L = chip.lanes;
-  const x = act(ctx, op.inputs[0]!.name);
-  if (x.per !== L || x.cols !== a.dim) throw new Error(`internal: rmsnorm input ${x.t.name} is not a full row`);
-  const V = x.tiles;
-  const M = a.rows;
-  const g = ctx.sram.alloc(`${op.name}_g`, 'fp32', V, { data: encodeF32(ctx.weights[a.weight]!, 1, a.dim, L), avoid: x.t.slices });
-  const inv = ctx.sram.alloc(`${op.name}_inv`, 'fp32', M);
   const y = newAct(ctx, op.outputs[0]!.name, 'fp32', M, a.dim, L, 0);
   const q = newAct(ctx, qop.outputs[0]!.name, 'int8', M, a.dim, L, 0, M > 1);
   const sc = ctx.sram.alloc(`${q.t.name}_scale`, 'fp32', M);
