@@ -163,10 +163,12 @@ export function lowerQuantizeInt8(ctx: LayerCtx, op: GraphOp, start: number): nu
   ctx.units.add('VXM').add('SXM');
   let c = start;
   let end = start;
-  // 1. each row's max |x| (on this chip) to SRAM; split over chips whose links to the peers all
-  // sit at C2C.W (SXM.W's position), the row max is reduced at SXM.W and sent from there
+  // 1. each row's max |x| (on this chip) to SRAM; one row split over chips whose links to the
+  // peers all sit at C2C.W (SXM.W's position): its max is reduced at SXM.W and sent from there
   const N = ctx.share.ranks;
-  const direct = split && Array.from({ length: N - 1 }, (_, j) => linkSlice(ctx, j)).every((l) => l === 'C2C.W');
+  // (one row: several rows' maxima would be sent while other ops hold the VXM, and arrive faster
+  // than they are received: a link buffers c2cBufferMessages)
+  const direct = split && M === 1 && Array.from({ length: N - 1 }, (_, j) => linkSlice(ctx, j)).every((l) => l === 'C2C.W');
   const sent: number[] = [];
   for (let m = 0; m < M; m++) {
     const r = reduceRow(ctx, c, V, 'max', (dst, src) => `ABS.fp32 ${dst}, ${src}`, (v, cy) => readRow(sch, x.t, m * V + v, cy, ctx.vxm, `${op.name} x`), `${op.name} m${m}`, (base, b) => {
