@@ -78,6 +78,11 @@ export function receiveRows(ctx: LayerCtx, t: ChipTensor, rows: number, op: Redu
         const pos = sch.position(linkSlice(ctx, j));
         const recvAt = at - d.c2cRecv - sch.travel(pos, ctx.vxm);
         if (recvAt < arrive) throw new ScheduleConflict(`${what}: row ${r} not yet arrived`);
+        // a link buffers c2cBufferMessages: this row must leave it before the one that many later lands
+        const later = sent[r + chip.c2cBufferMessages];
+        if (later !== undefined && recvAt >= later + busy + chip.c2cLatencyCycles) {
+          throw new Error(`internal: ${what}: row ${r} is received on cycle ${recvAt}, after ${chip.c2cBufferMessages} more rows reached the link's buffer`);
+        }
         const east = pos < ctx.vxm;
         const rb = sch.pickStreams(east, width, [{ offset: 0, width, from: pos, cycle: recvAt + d.c2cRecv, to: ctx.vxm }], `${what} recv`);
         sch.issue(`C2C.${j}`, recvAt, `RECV ${name(rb)}, ${width}`);
