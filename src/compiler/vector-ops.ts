@@ -14,6 +14,7 @@ import { act, newAct, type LayerCtx } from './context.js';
 import { chain, encodeF32, readRow, readTwo, storeRow } from './rows.js';
 import { allReduceRows, linkSlice, receiveRows } from './allreduce.js';
 import { ScheduleConflict } from './schedule.js';
+import type { ChipTensor } from './sram.js';
 
 const alu = (ctx: LayerCtx, i: number) => `VXM.${i % ctx.chip.vxmAlus}`;
 const sn = (ctx: LayerCtx, id: number) => ctx.sch.plan.streamName(id);
@@ -190,7 +191,9 @@ export function lowerQuantizeInt8(ctx: LayerCtx, op: GraphOp, start: number): nu
     gmax = ctx.sram.alloc(`${op.name}_gmax`, 'fp32', M);
     end = direct
       ? receiveRows(ctx, lmax, M, 'MAX.fp32', gmax, sent, end, `${op.name} max all-reduce`)
-      : allReduceRows(ctx, lmax, M, 'MAX.fp32', gmax, Math.max(end, sch.quiet()), `${op.name} max all-reduce`);
+      : M > 1
+        ? packedMaxAllReduce(ctx, op.name, lmax, gmax, M, end)
+        : allReduceRows(ctx, lmax, M, 'MAX.fp32', gmax, Math.max(end, sch.quiet()), `${op.name} max all-reduce`);
   }
   // 3. s = max / 127 -> scale row; 127 / max = 127 * rsqrt(max)^2 -> inv row, each row from when
   // its max is in SRAM
@@ -372,6 +375,61 @@ function lowerRmsNormQuant(ctx: LayerCtx, op: GraphOp, qop: GraphOp, start: numb
         }
       }, `${op.name} y, codes`) + 1;
     }
+  }
+  return end;
+}
+
+/**
+ * The row maxima of M rows (lmax: each row's max on every lane) all-reduced over the chips in
+ * ceil(M / lanes) messages instead of M: row m's max goes to lane m mod lanes of packed vector
+ * floor(m / lanes) (times a one-hot row, summed by ACC: every other term is 0, so exact), the
+ * packed vectors are all-reduced with MAX, and each row's max is spread back over its lanes by
+ * DIST at SXM.E into gmax. Returns when gmax is in SRAM.
+ */
+function packedMaxAllReduce(ctx: LayerCtx, name: string, lmax: ChipTensor, gmax: ChipTensor, M: number, start: number): number {
+  const { sch, chip } = ctx;
+  const d = chip.delays;
+  const L = chip.lanes;
+  const K = Math.ceil(M / L);
+  const n0 = Math.min(M, L);
+  const oh = new Float32Array(n0 * L);
+  for (let i = 0; i < n0; i++) oh[i * L + i] = 1;
+  const onehot = ctx.sram.alloc(`${name}_onehot`, 'fp32', n0, { data: new Uint8Array(oh.buffer), avoid: lmax.slices });
+  const packed = ctx.sram.alloc(`${name}_packed`, 'fp32', K);
+  const gpacked = ctx.sram.alloc(`${name}_gpacked`, 'fp32', K);
+  let c = start;
+  let end = start;
+  for (let k = 0; k < K; k++) {
+    const n = Math.min(L, M - k * L);
+    c = sch.attempt(c, (c0) => {
+      for (let i = 0; i < n; i++) {
+        const cy = c0 + i;
+        const what = `${name} pack row ${k * L + i}`;
+        const [mb, ob] = readTwo(sch, lmax, k * L + i, onehot, i, cy, ctx.vxm, alu(ctx, 13), what);
+        const pr = chain(sch, 4, cy + d.vxmAlu, what);
+        sch.issue(alu(ctx, 11), cy, `MUL.fp32 ${sn(ctx, pr)}, ${sn(ctx, mb)}, ${sn(ctx, ob)}`);
+        const reset = i === 0 ? ', reset' : '';
+        if (i < n - 1) {
+          sch.issue(alu(ctx, 12), cy + d.vxmAlu, `ACC.fp32 -, ${sn(ctx, pr)}${reset}`);
+          continue;
+        }
+        const st = storeRow(sch, packed, k, ctx.vxm, cy + 2 * d.vxmAlu, what);
+        sch.issue(alu(ctx, 12), cy + d.vxmAlu, `ACC.fp32 ${sn(ctx, st.base)}, ${sn(ctx, pr)}${reset}`);
+        end = Math.max(end, st.ready);
+      }
+    }, `${name} pack`) + n;
+  }
+  end = allReduceRows(ctx, packed, K, 'MAX.fp32', gpacked, Math.max(end, sch.quiet()), `${name} max all-reduce`);
+  const sxm = sch.position('SXM.E');
+  c = end;
+  for (let m = 0; m < M; m++) {
+    c = sch.attempt(c, (at) => {
+      const what = `${name} row ${m} max`;
+      const gb = readRow(sch, gpacked, Math.floor(m / L), at, sxm, what);
+      const st = storeRow(sch, gmax, m, sxm, at + d.sxm, what);
+      sch.issue('SXM.E', at, `DIST.fp32 ${sn(ctx, st.base)}, ${sn(ctx, gb)}, ${m % L}`);
+      end = Math.max(end, st.ready);
+    }, `${name} unpack`) + 1;
   }
   return end;
 }
