@@ -1,8 +1,9 @@
 // Schedule quality of the layer compiler: for each shipped 7B/8B config, one decoder layer in
 // decode (batch 1, context 2048) and in prefill, compiled for tsp-v1 chips (the fewest that hold
 // it), emulated (timing-only: the schedule, no values) and compared with the chip roofline (the
-// larger of weight bytes over the streams into the MXMs and MACs over the MXM peak, plus the
-// partition's unavoidable C2C time). Writes bench/schedule-quality.md and .json.
+// larger of weight and KV-cache bytes over the streams into the MXMs and MACs over the MXM peak,
+// plus the partition's unavoidable C2C time). Writes bench/schedule-quality.md and .json.
+// Prefill takes the CLI's default prompt, 128 tokens (minutes per model on a 2-core machine).
 //
 //   node bench/schedule-quality.js [--prefill N] [--models a,b]   (after npm run build)
 import { writeFileSync } from 'node:fs';
@@ -18,7 +19,7 @@ const flag = (name, dflt) => {
   return i >= 0 ? args[i + 1] : dflt;
 };
 const models = flag('models', 'llama-3-8b,llama-2-7b,mistral-7b,qwen2.5-7b').split(',');
-const prompt = Number(flag('prefill', '32'));
+const prompt = Number(flag('prefill', '128'));
 const chip = loadChipPreset('tsp-v1');
 const wasm = loadCoreWasm();
 
