@@ -313,7 +313,7 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
   const name = (id: number) => sch.plan.streamName(id);
   for (const [nn, ps] of split) {
     const ready = Math.max(...ps.map((p) => sch.readyAt(`${p.t.name}[${p.row}]`) ?? start));
-    end = Math.max(end, sch.attempt(ready, (t0) => {
+    sch.attempt(ready, (t0) => {
       let sum = readRow(sch, ps[0]!.t, ps[0]!.row, t0, ctx.vxm, `${op.name} partial sums`);
       for (let i = 1; i < ps.length; i++) {
         const at = t0 + (i - 1) * chip.delays.vxmAlu;
@@ -329,7 +329,7 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
           sum = nx;
         }
       }
-    }, `${op.name} partial sums of tile ${nn}`));
+    }, `${op.name} partial sums of tile ${nn}`);
   }
   return end;
 }
