@@ -24,8 +24,9 @@ const sn = (ctx: LayerCtx, id: number) => ctx.sch.plan.streamName(id);
  * `read(v, cycle)`, which returns the stream group it brings to the VXM on `cycle`) goes through
  * `first` (e.g. MUL x x, ABS x) on ALU 0, and the results are combined lane-wise on ALU 1 (ACC
  * for sums; for maxima a MAX chain, one vector every vxmAlu cycles). The lane-wise result goes to
- * SXM.E (RSUM or RMAX) and comes back to the VXM on every lane. Returns the stream group and the
- * cycle it is at the VXM, and the cycle the chain began.
+ * SXM.E, or SXM.W with side 'W' (RSUM or RMAX), and comes back to the VXM on every lane; `atSxm`
+ * gets the total as it leaves the SXM (a SEND from the C2C links there). Returns the stream group
+ * and the cycle it is at the VXM, and the cycle the chain began.
  */
 function reduceRow(
   ctx: LayerCtx,
