@@ -64,6 +64,10 @@ export interface LayerCtx {
   vxm: number;
   /** The lowering's notes for the per-op report: units used and what bounds the op. */
   units: Set<string>;
+  /** Placements an op leaves for after every op is lowered (they fill the gaps the others leave;
+   * nothing in the layer waits for them), each returning the cycle its op's outputs are complete;
+   * absent: each op places everything itself. */
+  deferred?: { op: string; place: () => number }[];
 }
 
 /** A lowering places one op's instructions from cycle `start` on and returns the first cycle on

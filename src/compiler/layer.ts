@@ -19,7 +19,7 @@ import { Schedule } from './schedule.js';
 import { FitError, Sram } from './sram.js';
 import { lowerActivation, lowerBinary, lowerQuantizeFloat, lowerQuantizeInt8, lowerRmsNorm } from './vector-ops.js';
 import { WeightStore } from './weight-store.js';
-import { ATTENTION } from './registry.js';
+import { ATTENTION, OWN_WAIT } from './registry.js';
 import './attention.js'; // registers the attention lowerings and read-back decoders
 
 export interface CompileLayerOptions extends LayerOptions {
@@ -217,6 +217,7 @@ export function compileGraph(config: ModelConfig, graph: LayerGraph, weights: St
     timingOnly: o.timingOnly === true,
     vxm: sch.position('VXM'),
     units: new Set(),
+    deferred: [],
   };
   const { rows: M } = graph.shape;
   const H = config.hiddenSize;
@@ -247,7 +248,9 @@ export function compileGraph(config: ModelConfig, graph: LayerGraph, weights: St
   const ready = new Map<string, number>();
   for (const op of graph.ops.slice(first)) {
     ctx.units = new Set();
-    const start = Math.max(0, ...op.inputs.map((t) => ready.get(t.name) ?? 0));
+    // (but for inputs whose rows the lowering waits for itself: registry.ts OWN_WAIT)
+    const own = OWN_WAIT.get(op.name)?.(op) ?? [];
+    const start = Math.max(0, ...op.inputs.filter((t) => !own.includes(t.name)).map((t) => ready.get(t.name) ?? 0));
     // the stages of an op (matmul, all-reduce, dequantise) all start with the op: each row waits
     // for its own producer (Schedule.checkReady), so they overlap row by row
     let end = start;
@@ -257,6 +260,12 @@ export function compileGraph(config: ModelConfig, graph: LayerGraph, weights: St
     ops.push({ name: op.name, kind: op.kind, start, end, cycles: end - start, units: [...ctx.units].sort(), bound: f.bound, floorCycles: f.cycles });
     compiled.push(op.name);
     if (o.stopAfter === op.name) break;
+  }
+  // what ops left to place last, in the gaps (their ops end when these are done)
+  for (const job of ctx.deferred!) {
+    const t = ops.find((x) => x.name === job.op)!;
+    t.end = Math.max(t.end, job.place());
+    t.cycles = t.end - t.start;
   }
   const outputs = new Set(graph.outputs);
   for (const t of sch.tensors) if (outputs.has(t.name)) t.output = true;
