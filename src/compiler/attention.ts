@@ -43,7 +43,7 @@
 // same cycle are kept in different pairs (a pair serves one fp32 row a cycle).
 import { SfError } from '../util/errors.js';
 import { encodeElements } from '../util/numerics.js';
-import { firstKey, type GraphOp } from '../models/graph.js';
+import { firstKey, type GraphOp, type LayerGraph } from '../models/graph.js';
 import { roundFloat } from '../models/quant.js';
 import { act, type Act, type LayerCtx, type Lowering } from './context.js';
 import { allocNear, aluQueues, chainAny, claimTo, constantApart, f32Bytes, i16Bytes, issueAny, maskVectors, place, rowTiles, readFrom, sxmNear } from './attn-common.js';
@@ -201,6 +201,12 @@ export function state(ctx: LayerCtx): State {
     // VXM passes' rows live there
     let sideSlices = ws.activationSlices.filter((s) => s.startsWith(`MEM.${pl.side}`));
     if (sideSlices.length >= 4 * PP + 2) sideSlices = sideSlices.filter((s) => !ctx.sram.pairs[0]!.includes(s) && !ctx.sram.pairs.find(([x]) => x.startsWith(`MEM.${pl.side}`))!.includes(s));
+    // and the next pair where that leaves four slices a plane and the planes have few sets to
+    // install (up to 16 each; Llama-3-8B decode on 2 chips: 14): an install holds its slices'
+    // queues and ports for its whole run, and the working rows of decode (q_q, scores, the new
+    // key's rows) are read and written while the planes install; with many sets (MHA, batches)
+    // the install rate counts more
+    if (sideSlices.length >= 4 * PP + 2 && nSig * nT + B * vGroups * nC <= 16 * 2 * PP) sideSlices = sideSlices.slice(2);
     let mine = sideSlices.filter((_, i) => i % PP === pl.p);
     if (vDup) {
       // the blocked pipeline installs a set per block: each plane takes a run of (up to four)
@@ -290,6 +296,24 @@ export function state(ctx: LayerCtx): State {
   return st;
 }
 
+/** A tensor in an activation pair that holds no cache slice (an install holds its slices' queues
+ * for its whole run), nearest the VXM, preferring pairs apart from `avoid`; else allocNear. */
+export function allocOffCache(ctx: LayerCtx, st: State, name: string, dtype: ChipTensor['dtype'], rows: number, avoid: ChipTensor[], opts: { data?: Uint8Array | Uint8Array[] } = {}): ChipTensor {
+  const cache = new Set(st.planes.flatMap((cp) => cp.slices));
+  const busy = new Set(avoid.flatMap((t) => t.slices));
+  const dist = (i: number) => Math.max(...ctx.sram.pairs[i]!.map((x) => Math.abs(ctx.sch.position(x) - ctx.vxm)));
+  const free = ctx.sram.pairs.map((_, i) => i).filter((i) => !ctx.sram.pairs[i]!.some((x) => cache.has(x)));
+  const order = [...free.filter((i) => !ctx.sram.pairs[i]!.some((x) => busy.has(x))), ...free.filter((i) => ctx.sram.pairs[i]!.some((x) => busy.has(x)))];
+  for (const i of order.sort((a, b) => Number(ctx.sram.pairs[a]!.some((x) => busy.has(x))) - Number(ctx.sram.pairs[b]!.some((x) => busy.has(x))) || dist(a) - dist(b))) {
+    try {
+      return ctx.sram.alloc(name, dtype, rows, { ...opts, pair: i });
+    } catch (e) {
+      if (!(e instanceof FitError)) throw e;
+    }
+  }
+  return allocNear(ctx, name, dtype, rows, avoid, opts);
+}
+
 /** Slice tensor and local row of row k of a K or V set. */
 export function setRow(st: State, kind: 'k' | 'v', set: { plane: number; base: number }, k: number): { t: ChipTensor; row: number } {
   const lp = st.lay.planes[set.plane]!;
@@ -375,7 +399,7 @@ export function prepareQq(ctx: LayerCtx, st: State, M: number): (row: number) =>
     qqAt = (r) => ({ t: parts[plane[r]!]!, row: row[r]! });
     qq = parts[0]!;
   } else {
-    qq = ctx.sram.alloc('q_q', st.adt, M * Hq);
+    qq = allocOffCache(ctx, st, 'q_q', st.adt, M * Hq, []);
     const one = qq;
     qqAt = (r) => ({ t: one, row: r });
   }
@@ -923,7 +947,8 @@ export const lowerAttnScores: Lowering = (ctx, op, start) => {
   const { lanes: L, tokens: T, heads: Hq, kvHeads: Hk, group: G, kpack, nT, batch: B } = lay;
   const qq = st.qq ?? act(ctx, op.inputs[0]!.name).t;
   const R = B * Hq * T;
-  const scores = parts(ctx, 'scores', R, nT, []);
+  // (apart from q_q and the staged keys, read while the MMs write the scores)
+  const scores = parts(ctx, 'scores', R, nT, [qq, ...(st.kStage ? [st.kStage] : [])]);
   st.scores = scores;
   lay.tensors.scores = scores.map((t) => t.name);
   register(ctx, op.outputs[0]!.name, scores[0]!, R, nT, L, 0, ctx.share.rank * Hq);
@@ -994,11 +1019,11 @@ function newKeyScores(ctx: LayerCtx, st: State, scores: ChipTensor[], rows: { r:
   const stage = st.kStage!;
   const qq = st.qq!;
   const pairs = [...new Set(rows.map((x) => x.pi))].sort((a, b) => a - b);
-  const slot = allocNear(ctx, 'k_new_slot', 'fp32', B * Hk, [...scores, qq]);
+  const slot = allocOffCache(ctx, st, 'k_new_slot', 'fp32', B * Hk, [stage, qq]);
   const mask = headMask(ctx, st, [stage, slot]);
   const oh = new Float64Array(L);
   oh[P % L] = 1;
-  const onehot = constantApart(ctx, 'k_new_onehot', 'fp32', 1, f32Bytes(oh), [...scores, slot]);
+  const onehot = allocOffCache(ctx, st, 'k_new_onehot', 'fp32', 1, [...scores, slot], { data: f32Bytes(oh) });
   const slotReady = new Map<number, number>();
   let cur = start;
   for (const pi of pairs) {
@@ -1177,11 +1202,13 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
   };
   const parked: SoftRow[] = [];
   let from = start;
+  // (decode: the scores rows are taken as they land, OWN_WAIT)
+  const landed = (row: SoftRow) => Math.max(start, ...row.tiles.map((tile) => sch.readyAt(`${sc(row.r, tile.jt).t.name}[${sc(row.r, tile.jt).row}]`) ?? start));
   for (const row of rows) {
     const n = row.tiles.length;
     const what = `softmax r${row.r} max`;
     try {
-      from = place(sch, from, (y0) => {
+      from = place(sch, Math.max(from, landed(row)), (y0) => {
         let prev = -1;
         let rdy = 0;
         for (let k = 0; k < n; k++) {
@@ -1198,7 +1225,7 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
           prev = out;
         }
         mReady.set(row.r, rdy);
-      }, what, 256);
+      }, what, 64);
     } catch (e) {
       if (!(e instanceof ScheduleConflict)) throw e;
       parked.push(row);
@@ -1634,9 +1661,18 @@ export const ATTENTION_LOWERINGS: Record<string, Lowering> = {
 for (const [name, l] of Object.entries(ATTENTION_LOWERINGS)) ATTENTION.set(name, l);
 // one new token per sequence: the products take the cache row by row (State.ready), so they start
 // before kv_append is done (attn_scores adds the new key's score itself, see newKeyScores)
-const oneToken = (op: GraphOp) => (op.attrs as { tokens?: number }).tokens === 1;
-OWN_WAIT.set('attn_scores', (op) => (oneToken(op) ? ['k_cache'] : []));
-OWN_WAIT.set('attn_values', (op) => (oneToken(op) ? ['v_cache'] : []));
+const oneToken = (_op: GraphOp, graph: LayerGraph) => graph.shape.tokens === 1;
+OWN_WAIT.set('attn_scores', (op, g) => (oneToken(op, g) ? ['k_cache'] : []));
+// and each takes its rows of the previous op's output as they land (the rows of a query head, of
+// a V set's heads), so that the softmax of a head runs while the scores of later ones are made
+OWN_WAIT.set('attn_softmax', (op, g) => (oneToken(op, g) ? ['scores'] : []));
+OWN_WAIT.set('probs_quant', (op, g) => (oneToken(op, g) ? ['probs'] : []));
+OWN_WAIT.set('attn_values', (op, g) => (oneToken(op, g) ? ['v_cache', 'probs_q', 'probs'] : []));
+// likewise RoPE, q_quant and kv_append take q, k, v and their RoPE row by row as they land
+OWN_WAIT.set('rope_q', (op, g) => (oneToken(op, g) ? ['q'] : []));
+OWN_WAIT.set('rope_k', (op, g) => (oneToken(op, g) ? ['k'] : []));
+OWN_WAIT.set('q_quant', (op, g) => (oneToken(op, g) ? ['q_rope'] : []));
+OWN_WAIT.set('kv_append', (op, g) => (oneToken(op, g) ? ['k_rope', 'v'] : []));
 for (const name of ATTENTION_READBACK) {
   READ_BACK.set(name, (layer, read) =>
     readBackAttention(name, layer.graph.tensors[name]!.shape, (r, t) => Float64Array.from(read(r, t)), attentionLayout(layer)));

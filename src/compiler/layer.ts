@@ -246,16 +246,22 @@ export function compileGraph(config: ModelConfig, graph: LayerGraph, weights: St
   // each op starts when its inputs are in SRAM (ops that do not depend on each other overlap,
   // and the Schedule's reservations keep them apart)
   const ready = new Map<string, number>();
+  const began = new Map<string, number>();
   for (const op of graph.ops.slice(first)) {
     ctx.units = new Set();
-    // (but for inputs whose rows the lowering waits for itself: registry.ts OWN_WAIT)
-    const own = OWN_WAIT.get(op.name)?.(op) ?? [];
-    const start = Math.max(0, ...op.inputs.filter((t) => !own.includes(t.name)).map((t) => ready.get(t.name) ?? 0));
+    // (but an input whose rows the lowering waits for itself, registry.ts OWN_WAIT, counts from
+    // the cycle its producer began; a state tensor, which holds the past from the start, from 0)
+    const own = OWN_WAIT.get(op.name)?.(op, graph) ?? [];
+    const from = (t: { name: string }) => (!own.includes(t.name) ? ready.get(t.name) : graph.tensors[t.name]?.kind === 'state' ? 0 : began.get(t.name));
+    const start = Math.max(0, ...op.inputs.map((t) => from(t) ?? 0));
     // the stages of an op (matmul, all-reduce, dequantise) all start with the op: each row waits
     // for its own producer (Schedule.checkReady), so they overlap row by row
     let end = start;
     for (const lower of lowering(op)) end = Math.max(end, lower(ctx, op, start));
-    for (const t of op.outputs) ready.set(t.name, end);
+    for (const t of op.outputs) {
+      ready.set(t.name, end);
+      began.set(t.name, start);
+    }
     const f = opFloor(chip, op, ranks);
     ops.push({ name: op.name, kind: op.kind, start, end, cycles: end - start, units: [...ctx.units].sort(), bound: f.bound, floorCycles: f.cycles });
     compiled.push(op.name);
