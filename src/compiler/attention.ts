@@ -893,10 +893,10 @@ function runPlanes(ctx: LayerCtx, st: State, kind: 'k' | 'v', sets: PlaneSet[], 
   }
 }
 
-/** A row set split over up to two tensors in different pairs (by softmax row parity), so that
- * the softmax passes read two rows a cycle: R rows of `per` vectors each. */
-export function parts(ctx: LayerCtx, name: string, R: number, per: number, avoid: ChipTensor[]): ChipTensor[] {
-  const k = Math.min(2, R, ctx.sram.pairs.length);
+/** A row set split over up to `most` (2) tensors in different pairs (by softmax row r mod
+ * parts), so that the softmax passes read several rows a cycle: R rows of `per` vectors each. */
+export function parts(ctx: LayerCtx, name: string, R: number, per: number, avoid: ChipTensor[], most = 2): ChipTensor[] {
+  const k = Math.min(most, R, ctx.sram.pairs.length);
   const out: ChipTensor[] = [];
   for (let i = 0; i < k; i++) out.push(allocNear(ctx, `${name}_${i}`, 'fp32', Math.ceil((R - i) / k) * per, [...avoid, ...out]));
   return out;
@@ -947,8 +947,9 @@ export const lowerAttnScores: Lowering = (ctx, op, start) => {
   const { lanes: L, tokens: T, heads: Hq, kvHeads: Hk, group: G, kpack, nT, batch: B } = lay;
   const qq = st.qq ?? act(ctx, op.inputs[0]!.name).t;
   const R = B * Hq * T;
-  // (apart from q_q and the staged keys, read while the MMs write the scores)
-  const scores = parts(ctx, 'scores', R, nT, [qq, ...(st.kStage ? [st.kStage] : [])]);
+  // in up to four pairs (the softmax reads each tile three times while the MMs still write
+  // later heads' tiles), apart from q_q and the staged keys, read while the MMs write the scores
+  const scores = parts(ctx, 'scores', R, nT, [qq, ...(st.kStage ? [st.kStage] : [])], 4);
   st.scores = scores;
   lay.tensors.scores = scores.map((t) => t.name);
   register(ctx, op.outputs[0]!.name, scores[0]!, R, nT, L, 0, ctx.share.rank * Hq);
