@@ -1156,6 +1156,34 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
   const iT = rowTensor('softmax_inv2', [...scores, ...probs, ...mT]);
   const mRow = (r: number) => partRow(mT, r, 1, 0);
   const iRow = (r: number) => partRow(iT, r, 1, 0);
+  // a second copy of M and of rsqrt(sum)^2, in another pair on the same side (both written from
+  // one flight), where there is room: passes B and C read M, and C rsqrt(sum)^2, once per tile
+  const copyOf = (t: ChipTensor[], nm: string, avoid: ChipTensor[]): ChipTensor | null => {
+    if (t.length !== 1) return null;
+    const side = t[0]!.slices[0]!.startsWith('MEM.W') ? 'W' : 'E';
+    const busy = new Set(avoid.flatMap((x) => x.slices));
+    for (const [i, pr] of ctx.sram.pairs.entries()) {
+      if (!pr[0].startsWith(`MEM.${side}`) || pr.some((x) => busy.has(x))) continue;
+      try {
+        return ctx.sram.alloc(nm, 'fp32', R, { pair: i });
+      } catch (e) {
+        if (!(e instanceof FitError)) throw e;
+      }
+    }
+    return null;
+  };
+  const m2 = copyOf(mT, 'softmax_max_b', [...scores, ...probs, ...mT, ...iT]);
+  const i2 = copyOf(iT, 'softmax_inv2_b', [...scores, ...probs, ...mT, ...iT, ...(m2 ? [m2] : [])]);
+  /** Where tile k of row r reads M (or rsqrt(sum)^2). */
+  const mAt = (r: number, k: number) => (m2 && k % 2 ? { t: m2, row: r } : mRow(r));
+  const iAt = (r: number, k: number) => (i2 && k % 2 ? { t: i2, row: r } : iRow(r));
+  /** Stores the value leaving `from` on `cycle` as row r of t and of its copy (if any). */
+  const storeBoth = (t: { t: ChipTensor; row: number }, copy: ChipTensor | null, r: number, from: number, cycle: number, what: string): { base: number; ready: number } => {
+    if (!copy) return storeRow(sch, t.t, t.row, from, cycle, what);
+    const base = claimTo(sch, 4, from, cycle, [...slicePositions(sch, t.t), ...slicePositions(sch, copy)], what);
+    const ready = Math.max(writeRow(sch, t.t, t.row, base, from, cycle, what), writeRow(sch, copy, r, base, from, cycle, `${what} copy`));
+    return { base, ready };
+  };
   const sxmOf = (r: number) => (r % 2 ? 'SXM.E' : 'SXM.W');
   const sc = (r: number, jt: number) => partRow(scores, r, nT, jt);
   const mReady = new Map<number, number>();
@@ -1181,7 +1209,8 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
   const eOf = (row: SoftRow, k: number, y: number, dst: number, what: string): void => {
     const z = chainAny(sch, 4, y, `${what} z`);
     zOf(row, k, y, z, what);
-    const mb = readFrom(sch, mRow(row.r).t, mRow(row.r).row, y, vxm, mReady.get(row.r)!, `${what} M`);
+    const ma = mAt(row.r, k);
+    const mb = readFrom(sch, ma.t, ma.row, y, vxm, mReady.get(row.r)!, `${what} M`);
     const u = chainAny(sch, 4, y + d.vxmAlu, `${what} z - M`);
     issueAny(sch, alus, y, `SUB.fp32 ${name(u)}, ${name(z)}, ${name(mb)}`);
     issueAny(sch, alus, y + d.vxmAlu, `EXP.fp32 ${name(dst)}, ${name(u)}`);
@@ -1197,7 +1226,7 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
     const sp = sch.position(sxm);
     const base = toward(sch, 4, vxm, outAt, sp, `${what} to ${sxm}`);
     const rm = outAt + sch.travel(vxm, sp);
-    const o = storeRow(sch, mRow(r).t, mRow(r).row, sp, rm + d.sxmReduce, `${what} M`);
+    const o = storeBoth(mRow(r), m2, r, sp, rm + d.sxmReduce, `${what} M`);
     sch.issue(sxm, rm, `RMAX.fp32 ${name(o.base)}, ${name(base)}`, `softmax r${r}`);
     return { base, ready: o.ready };
   };
@@ -1284,7 +1313,7 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
           sch.issue(sxm, rs, `RSUM.fp32 ${name(tot)}, ${name(toS)}`, `softmax r${r}`);
           const rq = chainAny(sch, 4, a2 + d.vxmLarge, `${what} rsqrt`);
           issueAny(sch, alus, a2, `RSQRT.fp32 ${name(rq)}, ${name(tot)}`);
-          const o = storeRow(sch, iRow(r).t, iRow(r).row, vxm, a2 + d.vxmLarge + d.vxmAlu, `${what} rsqrt^2`);
+          const o = storeBoth(iRow(r), i2, r, vxm, a2 + d.vxmLarge + d.vxmAlu, `${what} rsqrt^2`);
           issueAny(sch, alus, a2 + d.vxmLarge, `MUL.fp32 ${name(o.base)}, ${name(rq)}, ${name(rq)}`);
           rdy = o.ready;
         }
@@ -1315,7 +1344,8 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
         const eAt = y + d.vxmAlu + d.vxmLarge;
         const e = chainAny(sch, 4, eAt, `${what} e`);
         eOf(row, k, y, e, what);
-        const ib = readFrom(sch, iRow(r).t, iRow(r).row, eAt, vxm, invReady.get(r)!, `${what} rsqrt^2`);
+        const ia = iAt(r, k + 1);
+        const ib = readFrom(sch, ia.t, ia.row, eAt, vxm, invReady.get(r)!, `${what} rsqrt^2`);
         const pAt = eAt + d.vxmAlu;
         const at = partRow(probs, r, nT, jt);
         const o = storeRow(sch, at.t, at.row, vxm, pAt, what);
