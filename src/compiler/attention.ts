@@ -27,7 +27,9 @@
 // kv_append writes V rows with one CVT each. A new key goes to lane p mod L of D rows of a K
 // set: per row an SXM broadcasts element d of the key (DIST; both SXMs, each with its own staged
 // copy of the keys), the VXM keeps it on that lane (MUL by a one-hot row) and adds the old row
-// (zero there), and the row is written back: D broadcasts per key, the op's bound in decode.
+// (zero there), and the row is written back: D broadcasts per key. In decode nothing in the layer
+// reads those rows: they are placed after every op (LayerCtx.deferred), and attn_scores installs
+// the tile of the new position as it was and adds the new key's score itself (newKeyScores).
 // Softmax, per row r = (b, h, t) over the tiles of L positions it attends (scores rows r*nT + jt,
 // in two pairs by r parity):
 //  A. z = s * D^-1/2 (+ -inf outside the causal window on boundary tiles, which go first), a
