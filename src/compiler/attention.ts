@@ -897,11 +897,19 @@ function runPlanes(ctx: LayerCtx, st: State, kind: 'k' | 'v', sets: PlaneSet[], 
 
 /** A row set split over up to `most` (2) tensors in different pairs (by softmax row r mod
  * parts), so that the softmax passes read several rows a cycle: R rows of `per` vectors each. */
-export function parts(ctx: LayerCtx, name: string, R: number, per: number, avoid: ChipTensor[], most = 2): ChipTensor[] {
+export function parts(ctx: LayerCtx, name: string, R: number, per: number, avoid: ChipTensor[], most = 2, equal = false): ChipTensor[] {
   const k = Math.min(most, R, ctx.sram.pairs.length);
   const out: ChipTensor[] = [];
-  for (let i = 0; i < k; i++) out.push(allocNear(ctx, `${name}_${i}`, 'fp32', Math.ceil((R - i) / k) * per, [...avoid, ...out]));
+  for (let i = 0; i < k; i++) out.push(allocNear(ctx, `${name}_${i}`, 'fp32', Math.ceil((equal ? R : R - i) / k) * per, [...avoid, ...out]));
   return out;
+}
+
+/** Decode scores: row r of R in part floor(r / ceil(R / parts)) (runs of rows, the heads of a
+ * kv group together, so that the softmax of the first heads reads other pairs than the MMs of
+ * the last ones write; parts made with `equal`). */
+export function scoreRow<X>(ps: X[], r: number, R: number, per: number, jt: number): { t: X; row: number } {
+  const run = Math.ceil(R / ps.length);
+  return { t: ps[Math.floor(r / run)]!, row: (r % run) * per + jt };
 }
 
 export function partRow<X>(ps: X[], r: number, per: number, jt: number): { t: X; row: number } {
@@ -949,9 +957,10 @@ export const lowerAttnScores: Lowering = (ctx, op, start) => {
   const { lanes: L, tokens: T, heads: Hq, kvHeads: Hk, group: G, kpack, nT, batch: B } = lay;
   const qq = st.qq ?? act(ctx, op.inputs[0]!.name).t;
   const R = B * Hq * T;
-  // in up to four pairs (the softmax reads each tile three times while the MMs still write
-  // later heads' tiles), apart from q_q and the staged keys, read while the MMs write the scores
-  const scores = parts(ctx, 'scores', R, nT, [qq, ...(st.kStage ? [st.kStage] : [])], 4);
+  // in up to four pairs, by runs of rows (scoreRow: the softmax reads each tile three times
+  // while the MMs still write later heads' tiles), apart from q_q and the staged keys, read while
+  // the MMs write the scores
+  const scores = parts(ctx, 'scores', R, nT, [qq, ...(st.kStage ? [st.kStage] : [])], 4, true);
   st.scores = scores;
   lay.tensors.scores = scores.map((t) => t.name);
   register(ctx, op.outputs[0]!.name, scores[0]!, R, nT, L, 0, ctx.share.rank * Hq);
@@ -982,7 +991,7 @@ export const lowerAttnScores: Lowering = (ctx, op, start) => {
           mms.push((c) => {
             const what = `attn_scores b${b} h${h} t${t} tile ${jt}`;
             const xb = readFrom(sch, qq, m * Hq + h, c, cp.pos, start, what);
-            const at = partRow(scores, r, nT, jt);
+            const at = scoreRow(scores, r, R, nT, jt);
             const o = storeRow(sch, at.t, at.row, cp.pos, c + d.mxm, what);
             sch.issue(cp.queue, c, `MM.${st.adt} ${name(xb)}, ${name(o.base)}`, what);
             end = Math.max(end, o.ready);
@@ -1064,7 +1073,7 @@ function newKeyScores(ctx: LayerCtx, st: State, scores: ChipTensor[], rows: { r:
     const what = `attn_scores new key b${b} h${h}`;
     const sxm = k % 2 ? 'SXM.E' : 'SXM.W';
     const sp = sch.position(sxm);
-    const at = partRow(scores, r, nT, jtN);
+    const at = scoreRow(scores, r, lay.batch * lay.heads * lay.tokens, nT, jtN);
     const tileAt = sch.readyAt(`${at.t.name}[${at.row}]`) ?? start;
     cur = place(sch, Math.max(cur, slotReady.get(pi)! - d.vxmLarge, tileAt - 2 * sch.travel(vxm, sp) - 16), (c) => {
       const qb = readFrom(sch, qq, b * Hq + h, c, vxm, start, `${what} q`);
@@ -1187,7 +1196,7 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
     return { base, ready };
   };
   const sxmOf = (r: number) => (r % 2 ? 'SXM.E' : 'SXM.W');
-  const sc = (r: number, jt: number) => partRow(scores, r, nT, jt);
+  const sc = (r: number, jt: number) => scoreRow(scores, r, R, nT, jt);
   const mReady = new Map<number, number>();
   const invReady = new Map<number, number>();
 
@@ -1664,7 +1673,7 @@ export function readBackAttention(
                 }
                 else {
                   const ps = name === 'scores' ? lay.tensors.scores : lay.tensors.probs;
-                  const at = bl ? tileRow(ps, bl.slot[r]!, nT, Math.floor(pos / L)) : partRow(ps, r, nT, Math.floor(pos / L));
+                  const at = bl ? tileRow(ps, bl.slot[r]!, nT, Math.floor(pos / L)) : name === 'scores' ? scoreRow(ps, r, B * Hq * T, nT, Math.floor(pos / L)) : partRow(ps, r, nT, Math.floor(pos / L));
                   out[o + pos] = get(rank, at.t)[at.row * L + (pos % L)]!;
                 }
               }
