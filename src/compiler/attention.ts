@@ -27,7 +27,9 @@
 // kv_append writes V rows with one CVT each. A new key goes to lane p mod L of D rows of a K
 // set: per row an SXM broadcasts element d of the key (DIST; both SXMs, each with its own staged
 // copy of the keys), the VXM keeps it on that lane (MUL by a one-hot row) and adds the old row
-// (zero there), and the row is written back: D broadcasts per key, the op's bound in decode.
+// (zero there), and the row is written back: D broadcasts per key. In decode nothing in the layer
+// reads those rows: they are placed after every op (LayerCtx.deferred), and attn_scores installs
+// the tile of the new position as it was and adds the new key's score itself (newKeyScores).
 // Softmax, per row r = (b, h, t) over the tiles of L positions it attends (scores rows r*nT + jt,
 // in two pairs by r parity):
 //  A. z = s * D^-1/2 (+ -inf outside the causal window on boundary tiles, which go first), a
@@ -43,11 +45,11 @@
 // same cycle are kept in different pairs (a pair serves one fp32 row a cycle).
 import { SfError } from '../util/errors.js';
 import { encodeElements } from '../util/numerics.js';
-import { firstKey, type GraphOp } from '../models/graph.js';
+import { firstKey, type GraphOp, type LayerGraph } from '../models/graph.js';
 import { roundFloat } from '../models/quant.js';
 import { act, type Act, type LayerCtx, type Lowering } from './context.js';
 import { allocNear, aluQueues, chainAny, claimTo, constantApart, f32Bytes, i16Bytes, issueAny, maskVectors, place, rowTiles, readFrom, sxmNear } from './attn-common.js';
-import { ATTENTION } from './registry.js';
+import { ATTENTION, OWN_WAIT } from './registry.js';
 import { lowerBlocked } from './attn-blocks.js';
 import { READ_BACK } from './read-back.js';
 import { lowerRope } from './rope.js';
@@ -129,6 +131,12 @@ export interface State {
   probsQReady?: number;
   /** The blocked pipeline's ends by op (attn-blocks.ts), when it ran. */
   ends?: { scores: number; softmax: number; probsQ: number; values: number };
+  /** One new key per sequence: kv_append's staged keys in the attention dtype (row m * tilesKV +
+   * j: k_rope's vector j of token row m), which attn_scores also reads for the new key's score. */
+  kStage?: ChipTensor;
+  /** The last cycle on which an install read a cache row as it was before kv_append's write
+   * (installOld): a deferred write of such a row issues after it. */
+  oldReadEnd?: number;
 }
 
 /** By the layer's acts map (LayerCtx.acts, CompiledLayer.acts: the same object). */
@@ -195,6 +203,12 @@ export function state(ctx: LayerCtx): State {
     // VXM passes' rows live there
     let sideSlices = ws.activationSlices.filter((s) => s.startsWith(`MEM.${pl.side}`));
     if (sideSlices.length >= 4 * PP + 2) sideSlices = sideSlices.filter((s) => !ctx.sram.pairs[0]!.includes(s) && !ctx.sram.pairs.find(([x]) => x.startsWith(`MEM.${pl.side}`))!.includes(s));
+    // and the next pair where that leaves four slices a plane and the planes have few sets to
+    // install (up to 16 each; Llama-3-8B decode on 2 chips: 14): an install holds its slices'
+    // queues and ports for its whole run, and the working rows of decode (q_q, scores, the new
+    // key's rows) are read and written while the planes install; with many sets (MHA, batches)
+    // the install rate counts more
+    if (sideSlices.length >= 4 * PP + 2 && nSig * nT + B * vGroups * nC <= 16 * 2 * PP) sideSlices = sideSlices.slice(2);
     let mine = sideSlices.filter((_, i) => i % PP === pl.p);
     if (vDup) {
       // the blocked pipeline installs a set per block: each plane takes a run of (up to four)
@@ -284,6 +298,24 @@ export function state(ctx: LayerCtx): State {
   return st;
 }
 
+/** A tensor in an activation pair that holds no cache slice (an install holds its slices' queues
+ * for its whole run), nearest the VXM, preferring pairs apart from `avoid`; else allocNear. */
+export function allocOffCache(ctx: LayerCtx, st: State, name: string, dtype: ChipTensor['dtype'], rows: number, avoid: ChipTensor[], opts: { data?: Uint8Array | Uint8Array[] } = {}): ChipTensor {
+  const cache = new Set(st.planes.flatMap((cp) => cp.slices));
+  const busy = new Set(avoid.flatMap((t) => t.slices));
+  const dist = (i: number) => Math.max(...ctx.sram.pairs[i]!.map((x) => Math.abs(ctx.sch.position(x) - ctx.vxm)));
+  const free = ctx.sram.pairs.map((_, i) => i).filter((i) => !ctx.sram.pairs[i]!.some((x) => cache.has(x)));
+  const order = [...free.filter((i) => !ctx.sram.pairs[i]!.some((x) => busy.has(x))), ...free.filter((i) => ctx.sram.pairs[i]!.some((x) => busy.has(x)))];
+  for (const i of order.sort((a, b) => Number(ctx.sram.pairs[a]!.some((x) => busy.has(x))) - Number(ctx.sram.pairs[b]!.some((x) => busy.has(x))) || dist(a) - dist(b))) {
+    try {
+      return ctx.sram.alloc(name, dtype, rows, { ...opts, pair: i });
+    } catch (e) {
+      if (!(e instanceof FitError)) throw e;
+    }
+  }
+  return allocNear(ctx, name, dtype, rows, avoid, opts);
+}
+
 /** Slice tensor and local row of row k of a K or V set. */
 export function setRow(st: State, kind: 'k' | 'v', set: { plane: number; base: number }, k: number): { t: ChipTensor; row: number } {
   const lp = st.lay.planes[set.plane]!;
@@ -369,7 +401,7 @@ export function prepareQq(ctx: LayerCtx, st: State, M: number): (row: number) =>
     qqAt = (r) => ({ t: parts[plane[r]!]!, row: row[r]! });
     qq = parts[0]!;
   } else {
-    qq = ctx.sram.alloc('q_q', st.adt, M * Hq);
+    qq = allocOffCache(ctx, st, 'q_q', st.adt, M * Hq, []);
     const one = qq;
     qqAt = (r) => ({ t: one, row: r });
   }
@@ -471,6 +503,7 @@ export const lowerKvAppend: Lowering = (ctx, op, start) => {
     })), [v.t])
     : null;
   const stages = skewed ? [] : (['W', 'E'] as const).map((sd) => ctx.sram.alloc(`k_stage_${sd}`, st.adt, M * tilesKV, { pair: pairOnSide(sd) }));
+  if (!skewed) st.kStage = stages[0];
   let stageReady = start;
   for (let m = 0; m < M; m++) {
     const b = Math.floor(m / T);
@@ -532,7 +565,6 @@ export const lowerKvAppend: Lowering = (ctx, op, start) => {
   const first = st.planes.find((cp) => cp.k.length)!;
   register(ctx, 'k_cache', first.k[0]!, M, 0, D, Hk * D, ctx.share.rank * Hk * D);
   register(ctx, 'v_cache', (st.planes.find((cp) => cp.v.length) ?? first).v[0] ?? first.k[0]!, M, 0, D, Hk * D, ctx.share.rank * Hk * D);
-  void op;
   if (skewed) return Math.max(end, appendKeysSkewed(ctx, st, k, start));
   // one-hot rows of the new positions' lanes
   const lanesOf = [...new Set(Array.from({ length: T }, (_, t) => (P + t) % L))];
@@ -542,9 +574,10 @@ export const lowerKvAppend: Lowering = (ctx, op, start) => {
   const onehot0 = constantApart(ctx, 'k_onehot', st.adt, lanesOf.length, bytesOf(st.adt, oh), stages);
   const onehots = [onehot0, constantApart(ctx, 'k_onehot', st.adt, lanesOf.length, bytesOf(st.adt, oh), [...stages, onehot0])];
   // K^T: D rows per new key, lane p mod L; the two SXMs take every other row, each on its own
-  // cursor (a row is at most one broadcast a cycle per SXM)
+  // cursor (a row is at most one broadcast a cycle per SXM), from `floor` on
+  const keysT = (floor: number): number => {
   let n = 0;
-  const curS = [Math.max(start, stageReady - 8), Math.max(start, stageReady - 8)];
+  const curS = [Math.max(start, stageReady - 8, floor), Math.max(start, stageReady - 8, floor)];
   // d outermost: consecutive rows belong to different keys' sets (other planes' slices)
   for (let dd = 0; dd < D; dd++) {
     for (let m = 0; m < M; m++) {
@@ -581,6 +614,15 @@ export const lowerKvAppend: Lowering = (ctx, op, start) => {
     }
   }
   return end;
+  };
+  // nothing in the layer reads the new K^T rows (attn_scores takes the new key from the stage):
+  // where the driver takes deferred placements, they fill the gaps every op leaves, after the
+  // installs that read those rows as they were (State.oldReadEnd)
+  if (ctx.deferred) {
+    ctx.deferred.push({ op: op.name, place: () => keysT(st.oldReadEnd === undefined ? 0 : st.oldReadEnd + 1) });
+    return end;
+  }
+  return keysT(0);
 };
 
 /**
@@ -729,8 +771,16 @@ function appendKeysSkewed(ctx: LayerCtx, st: State, k: Act, start: number): numb
 // row base + i. The IWs go on consecutive cycles when that fits soon (one READ + REPEAT per
 // slice), else each on the first cycle its reads fit (the feeding slices also hold the rows other
 // planes' MMs read and write). Returns the first cycle an MM may use the set.
+//
+// An install may also take a set as it was before the rows' pending writes (`old`: every read
+// issues at least two cycles before the write of its row recorded in State.ready lands in SRAM,
+// and writes placed later go after State.oldReadEnd); where that cannot be, it throws
+// OldRowsGone, which no placement loop catches.
 
-function installIw(ctx: LayerCtx, st: State, p: number, kind: 'k' | 'v', base: number, i: number, n: number, c0: number, floor: number, what: string): void {
+/** An install that was to read rows before their new values could not. */
+export class OldRowsGone extends Error {}
+
+function installIw(ctx: LayerCtx, st: State, p: number, kind: 'k' | 'v', base: number, i: number, n: number, c0: number, floor: number, what: string, old = false): void {
   const { sch, d } = { sch: ctx.sch, d: ctx.chip.delays };
   const cp = st.planes[p]!;
   const { r, lr } = st.lay.planes[p]!;
@@ -742,7 +792,14 @@ function installIw(ctx: LayerCtx, st: State, p: number, kind: 'k' | 'v', base: n
     const from = sch.position(cp.slices[j]!);
     const issue = c0 - sch.travel(from, cp.pos) - d.memRead;
     if (issue < floor || issue < 0) throw new ScheduleConflict(`${what}: weights read before cycle ${floor}`);
-    for (let k = i; k < i + n && k < lr && k * r + j < H; k++) vals.push({ offset: 2 * j, width: 2, from, cycle: issue + (k - i) + d.memRead, to: cp.pos });
+    for (let k = i; k < i + n && k < lr && k * r + j < H; k++) {
+      vals.push({ offset: 2 * j, width: 2, from, cycle: issue + (k - i) + d.memRead, to: cp.pos });
+      if (!old) continue;
+      // a write lands (ports and array) on its ready - 1: the old value is read up to ready - 3
+      const w = st.ready.get(`${tensors[j]!.name}:${base + k}`);
+      if (w !== undefined && issue + (k - i) > w - 3) throw new OldRowsGone(`${what}: row ${base + k} of ${tensors[j]!.name} is rewritten on ${w - 1}`);
+      st.oldReadEnd = Math.max(st.oldReadEnd ?? 0, issue + (k - i));
+    }
   }
   const sb = sch.pickStreams(cp.east, 2 * Math.min(r, H - i * r), vals, what);
   for (let j = 0; j < r; j++) {
@@ -763,28 +820,49 @@ function installIw(ctx: LayerCtx, st: State, p: number, kind: 'k' | 'v', base: n
   if (i + n >= lr && H % r) sch.issue(cp.queue, c0 + lr - 1 - i, `IW.${st.adt} ${(lr - 1) * r}, ${sch.plan.streamName(sb)}, ${H % r}`);
 }
 
-export function install(ctx: LayerCtx, st: State, p: number, kind: 'k' | 'v', base: number, earliest: number, floor: number, what: string): number {
+export function install(ctx: LayerCtx, st: State, p: number, kind: 'k' | 'v', base: number, earliest: number, floor: number, what: string, old = false): number {
   const sch = ctx.sch;
   const { lr } = st.lay.planes[p]!;
   try {
-    const c0 = place(sch, earliest, (c) => installIw(ctx, st, p, kind, base, 0, lr, c, floor, what), what, 8);
+    const c0 = place(sch, earliest, (c) => installIw(ctx, st, p, kind, base, 0, lr, c, floor, what, old), what, 8);
     return c0 + lr;
   } catch (e) {
     if (!(e instanceof ScheduleConflict)) throw e;
   }
   let c = earliest;
-  for (let i = 0; i < lr; i++) c = place(sch, c, (ci) => installIw(ctx, st, p, kind, base, i, 1, ci, floor, `${what} IW ${i}`), what) + 1;
+  for (let i = 0; i < lr; i++) c = place(sch, c, (ci) => installIw(ctx, st, p, kind, base, i, 1, ci, floor, `${what} IW ${i}`, old), what) + 1;
   return c;
 }
 
+/** install of the set as it was before its rows' pending writes, or -1 (nothing placed) where
+ * its reads cannot all come first. */
+function installOld(ctx: LayerCtx, st: State, p: number, kind: 'k' | 'v', base: number, earliest: number, what: string): number {
+  let end = -1;
+  const before = st.oldReadEnd;
+  try {
+    // one try of an enclosing attempt: a failure undoes the IWs already placed
+    ctx.sch.attempt(earliest, () => (end = install(ctx, st, p, kind, base, earliest, 0, what, true)), what, 1);
+  } catch (e) {
+    if (!(e instanceof OldRowsGone) && !(e instanceof ScheduleConflict)) throw e;
+    st.oldReadEnd = before;
+    return -1;
+  }
+  return end;
+}
+
+/** A set and the MMs that use it; `old`: install it as it was before its rows' pending writes
+ * if that fits (then `readOld` is set). */
+interface PlaneSet {
+  plane: number;
+  base: number;
+  mms: ((c: number) => void)[];
+  what: string;
+  old?: boolean;
+  readOld?: boolean;
+}
+
 /** Places each plane's sets round robin: install, then its MMs, each at the first free cycle. */
-function runPlanes(
-  ctx: LayerCtx,
-  st: State,
-  kind: 'k' | 'v',
-  sets: { plane: number; base: number; mms: ((c: number) => void)[]; what: string }[],
-  start: number,
-): void {
+function runPlanes(ctx: LayerCtx, st: State, kind: 'k' | 'v', sets: PlaneSet[], start: number): void {
   const sch = ctx.sch;
   const H = st.lay.half;
   const byPlane = st.planes.map((_, p) => sets.filter((s) => s.plane === p && s.mms.length));
@@ -807,7 +885,9 @@ function runPlanes(
       const set = list[k];
       if (!set) return;
       const ready = setReady(set);
-      let cur = install(ctx, st, p, kind, set.base, Math.max(free[p]!, ready), ready, set.what);
+      let cur = set.old ? installOld(ctx, st, p, kind, set.base, free[p]!, set.what) : -1;
+      set.readOld = cur >= 0;
+      if (cur < 0) cur = install(ctx, st, p, kind, set.base, Math.max(free[p]!, ready), ready, set.what);
       cur = Math.max(cur, start);
       for (const mm of set.mms) cur = place(sch, cur, mm, `${set.what} MM`) + 2;
       free[p] = cur;
@@ -815,13 +895,21 @@ function runPlanes(
   }
 }
 
-/** A row set split over up to two tensors in different pairs (by softmax row parity), so that
- * the softmax passes read two rows a cycle: R rows of `per` vectors each. */
-export function parts(ctx: LayerCtx, name: string, R: number, per: number, avoid: ChipTensor[]): ChipTensor[] {
-  const k = Math.min(2, R, ctx.sram.pairs.length);
+/** A row set split over up to `most` (2) tensors in different pairs (by softmax row r mod
+ * parts), so that the softmax passes read several rows a cycle: R rows of `per` vectors each. */
+export function parts(ctx: LayerCtx, name: string, R: number, per: number, avoid: ChipTensor[], most = 2, equal = false): ChipTensor[] {
+  const k = Math.min(most, R, ctx.sram.pairs.length);
   const out: ChipTensor[] = [];
-  for (let i = 0; i < k; i++) out.push(allocNear(ctx, `${name}_${i}`, 'fp32', Math.ceil((R - i) / k) * per, [...avoid, ...out]));
+  for (let i = 0; i < k; i++) out.push(allocNear(ctx, `${name}_${i}`, 'fp32', Math.ceil((equal ? R : R - i) / k) * per, [...avoid, ...out]));
   return out;
+}
+
+/** Decode scores: row r of R in part floor(r / ceil(R / parts)) (runs of rows, the heads of a
+ * kv group together, so that the softmax of the first heads reads other pairs than the MMs of
+ * the last ones write; parts made with `equal`). */
+export function scoreRow<X>(ps: X[], r: number, R: number, per: number, jt: number): { t: X; row: number } {
+  const run = Math.ceil(R / ps.length);
+  return { t: ps[Math.floor(r / run)]!, row: (r % run) * per + jt };
 }
 
 export function partRow<X>(ps: X[], r: number, per: number, jt: number): { t: X; row: number } {
@@ -869,15 +957,23 @@ export const lowerAttnScores: Lowering = (ctx, op, start) => {
   const { lanes: L, tokens: T, heads: Hq, kvHeads: Hk, group: G, kpack, nT, batch: B } = lay;
   const qq = st.qq ?? act(ctx, op.inputs[0]!.name).t;
   const R = B * Hq * T;
-  const scores = parts(ctx, 'scores', R, nT, []);
+  // in up to four pairs, by runs of rows (scoreRow: the softmax reads each tile three times
+  // while the MMs still write later heads' tiles), apart from q_q and the staged keys, read while
+  // the MMs write the scores
+  const scores = parts(ctx, 'scores', R, nT, [qq, ...(st.kStage ? [st.kStage] : [])], 4, true);
   st.scores = scores;
   lay.tensors.scores = scores.map((t) => t.name);
   register(ctx, op.outputs[0]!.name, scores[0]!, R, nT, L, 0, ctx.share.rank * Hq);
   ctx.units.add('MEM').add('MXM');
   let end = start;
-  const sets = lay.kSets.map((ks, i) => {
+  // one new key per sequence (kv_append staged it): the tile holding it is taken as it was before
+  // kv_append's K^T writes where that fits, and the new key's scores added to it (newKeyScores)
+  const jtN = Math.floor(lay.past / L);
+  const fresh = new Map<PlaneSet, { r: number; b: number; h: number; pi: number }[]>();
+  const sets = lay.kSets.map((ks, i): PlaneSet => {
     const sig = Math.floor(i / nT);
     const jt = i % nT;
+    const rowsOf: { r: number; b: number; h: number; pi: number }[] = [];
     const mms: ((c: number) => void)[] = [];
     for (let s = 0; s < kpack; s++) {
       const pi = sig * kpack + s;
@@ -891,10 +987,11 @@ export const lowerAttnScores: Lowering = (ctx, op, start) => {
           const m = b * T + t;
           const r = (b * Hq + h) * T + t;
           const cp = st.planes[ks.plane]!;
+          rowsOf.push({ r, b, h, pi });
           mms.push((c) => {
             const what = `attn_scores b${b} h${h} t${t} tile ${jt}`;
             const xb = readFrom(sch, qq, m * Hq + h, c, cp.pos, start, what);
-            const at = partRow(scores, r, nT, jt);
+            const at = scoreRow(scores, r, R, nT, jt);
             const o = storeRow(sch, at.t, at.row, cp.pos, c + d.mxm, what);
             sch.issue(cp.queue, c, `MM.${st.adt} ${name(xb)}, ${name(o.base)}`, what);
             end = Math.max(end, o.ready);
@@ -902,11 +999,106 @@ export const lowerAttnScores: Lowering = (ctx, op, start) => {
         }
       }
     }
-    return { plane: ks.plane, base: ks.base, mms, what: `attn_scores K set ${sig} tile ${jt}` };
+    const set: PlaneSet = { plane: ks.plane, base: ks.base, mms, what: `attn_scores K set ${sig} tile ${jt}` };
+    if (st.kStage && T === 1 && jt === jtN) {
+      set.old = true;
+      fresh.set(set, rowsOf);
+    }
+    return set;
   });
-  runPlanes(ctx, st, 'k', sets, start);
+  // the sets taken before kv_append's writes first on their planes (before the writes land)
+  runPlanes(ctx, st, 'k', [...sets.filter((x) => x.old), ...sets.filter((x) => !x.old)], start);
+  const fix = [...fresh].filter(([set]) => set.readOld).flatMap(([, rows]) => rows);
+  if (fix.length) end = Math.max(end, newKeyScores(ctx, st, scores, fix, jtN, start));
   return end;
 };
+
+/**
+ * The new key's score of each query row in `rows` (one new token per sequence, at position P),
+ * added to its scores tile jtN, which the MXM made from the K^T tile as it was before kv_append's
+ * write (zero on the new key's lane P mod L):
+ *  1. per (sequence, kv head) pair pi, the staged key (kv_append's k_stage, the attention dtype)
+ *     in fp32 (exact), masked to its head's lanes and moved by an SXM to the lanes of its slot in
+ *     the K set, as q_q holds the query (k_new_slot row pi);
+ *  2. per row: q_q in fp32 times that row (products exact in fp32, zero off the slot), RSUM at an
+ *     SXM (the dot product on every lane), times a one-hot row of lane P mod L, added to the tile.
+ * Returns the cycle the last tile is back in SRAM.
+ */
+function newKeyScores(ctx: LayerCtx, st: State, scores: ChipTensor[], rows: { r: number; b: number; h: number; pi: number }[], jtN: number, start: number): number {
+  const { sch, d, vxm, alus, name } = env(ctx);
+  const lay = st.lay;
+  const { lanes: L, past: P, kvHeads: Hk, heads: Hq, kpack, hpv, headDim: D, nT, tilesKV, batch: B } = lay;
+  const stage = st.kStage!;
+  const qq = st.qq!;
+  const pairs = [...new Set(rows.map((x) => x.pi))].sort((a, b) => a - b);
+  const slot = allocOffCache(ctx, st, 'k_new_slot', 'fp32', B * Hk, [stage, qq]);
+  const mask = headMask(ctx, st, [stage, slot]);
+  const oh = new Float64Array(L);
+  oh[P % L] = 1;
+  const onehot = allocOffCache(ctx, st, 'k_new_onehot', 'fp32', 1, [...scores, slot], { data: f32Bytes(oh) });
+  const slotReady = new Map<number, number>();
+  let cur = start;
+  for (const pi of pairs) {
+    const b = Math.floor(pi / Hk);
+    const g = pi % Hk;
+    const sr = b * tilesKV + Math.floor(g / hpv);
+    const shift = ((pi % kpack) - (g % hpv)) * D;
+    const what = `attn_scores new key b${b} g${g}`;
+    cur = place(sch, Math.max(cur, sch.readyAt(`${stage.name}[${sr}]`) ?? start), (c) => {
+      const kb = readFrom(sch, stage, sr, c, vxm, start, what);
+      const kf = chainAny(sch, 4, c + d.vxmLarge, `${what} fp32`);
+      issueAny(sch, alus, c, `CVT.fp32 ${name(kf)}, ${name(kb)}, ${st.adt}`);
+      const c1 = c + d.vxmLarge;
+      const mb = readFrom(sch, mask, g % hpv, c1, vxm, start, `${what} mask`);
+      const c2 = c1 + d.vxmAlu;
+      if (shift === 0) {
+        const o = storeRow(sch, slot, pi, vxm, c2, what);
+        issueAny(sch, alus, c1, `MUL.fp32 ${name(o.base)}, ${name(kf)}, ${name(mb)}`);
+        slotReady.set(pi, o.ready);
+        return;
+      }
+      const sxm = sxmNear(sch, slot);
+      const sp = sch.position(sxm);
+      const to = toward(sch, 4, vxm, c2, sp, `${what} to ${sxm}`);
+      issueAny(sch, alus, c1, `MUL.fp32 ${name(to)}, ${name(kf)}, ${name(mb)}`);
+      const sh = c2 + sch.travel(vxm, sp);
+      const o = storeRow(sch, slot, pi, sp, sh + d.sxm, what);
+      sch.issue(sxm, sh, `SHIFT.fp32 ${name(o.base)}, ${name(to)}, ${shift}`, what);
+      slotReady.set(pi, o.ready);
+    }, what) + 1;
+  }
+  let end = start;
+  cur = start;
+  rows.forEach(({ r, b, h, pi }, k) => {
+    const what = `attn_scores new key b${b} h${h}`;
+    const sxm = k % 2 ? 'SXM.E' : 'SXM.W';
+    const sp = sch.position(sxm);
+    const at = scoreRow(scores, r, lay.batch * lay.heads * lay.tokens, nT, jtN);
+    const tileAt = sch.readyAt(`${at.t.name}[${at.row}]`) ?? start;
+    cur = place(sch, Math.max(cur, slotReady.get(pi)! - d.vxmLarge, tileAt - 2 * sch.travel(vxm, sp) - 16), (c) => {
+      const qb = readFrom(sch, qq, b * Hq + h, c, vxm, start, `${what} q`);
+      const qf = chainAny(sch, 4, c + d.vxmLarge, `${what} q fp32`);
+      issueAny(sch, alus, c, `CVT.fp32 ${name(qf)}, ${name(qb)}, ${st.adt}`);
+      const c1 = c + d.vxmLarge;
+      const kb = readFrom(sch, slot, pi, c1, vxm, slotReady.get(pi)!, `${what} key`);
+      const toS = toward(sch, 4, vxm, c1 + d.vxmAlu, sp, `${what} to ${sxm}`);
+      issueAny(sch, alus, c1, `MUL.fp32 ${name(toS)}, ${name(qf)}, ${name(kb)}`);
+      const rs = c1 + d.vxmAlu + sch.travel(vxm, sp);
+      const back = toward(sch, 4, sp, rs + d.sxmReduce, vxm, `${what} dot`);
+      sch.issue(sxm, rs, `RSUM.fp32 ${name(back)}, ${name(toS)}`, what);
+      const c2 = rs + d.sxmReduce + sch.travel(sp, vxm);
+      const hb = readFrom(sch, onehot, 0, c2, vxm, start, `${what} one-hot`);
+      const sv = chainAny(sch, 4, c2 + d.vxmAlu, `${what} on its lane`);
+      issueAny(sch, alus, c2, `MUL.fp32 ${name(sv)}, ${name(back)}, ${name(hb)}`);
+      const c3 = c2 + d.vxmAlu;
+      const ob = readFrom(sch, at.t, at.row, c3, vxm, start, `${what} tile`);
+      const o = storeRow(sch, at.t, at.row, vxm, c3 + d.vxmAlu, what);
+      issueAny(sch, alus, c3, `ADD.fp32 ${name(o.base)}, ${name(ob)}, ${name(sv)}`);
+      end = Math.max(end, o.ready);
+    }, what) + 1;
+  });
+  return end;
+}
 
 
 // ---------------------------------------------------------------------------------------------
@@ -975,8 +1167,36 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
   const iT = rowTensor('softmax_inv2', [...scores, ...probs, ...mT]);
   const mRow = (r: number) => partRow(mT, r, 1, 0);
   const iRow = (r: number) => partRow(iT, r, 1, 0);
+  // a second copy of M and of rsqrt(sum)^2, in another pair on the same side (both written from
+  // one flight), where there is room: passes B and C read M, and C rsqrt(sum)^2, once per tile
+  const copyOf = (t: ChipTensor[], nm: string, avoid: ChipTensor[]): ChipTensor | null => {
+    if (t.length !== 1) return null;
+    const side = t[0]!.slices[0]!.startsWith('MEM.W') ? 'W' : 'E';
+    const busy = new Set(avoid.flatMap((x) => x.slices));
+    for (const [i, pr] of ctx.sram.pairs.entries()) {
+      if (!pr[0].startsWith(`MEM.${side}`) || pr.some((x) => busy.has(x))) continue;
+      try {
+        return ctx.sram.alloc(nm, 'fp32', R, { pair: i });
+      } catch (e) {
+        if (!(e instanceof FitError)) throw e;
+      }
+    }
+    return null;
+  };
+  const m2 = copyOf(mT, 'softmax_max_b', [...scores, ...probs, ...mT, ...iT]);
+  const i2 = copyOf(iT, 'softmax_inv2_b', [...scores, ...probs, ...mT, ...iT, ...(m2 ? [m2] : [])]);
+  /** Where tile k of row r reads M (or rsqrt(sum)^2). */
+  const mAt = (r: number, k: number) => (m2 && k % 2 ? { t: m2, row: r } : mRow(r));
+  const iAt = (r: number, k: number) => (i2 && k % 2 ? { t: i2, row: r } : iRow(r));
+  /** Stores the value leaving `from` on `cycle` as row r of t and of its copy (if any). */
+  const storeBoth = (t: { t: ChipTensor; row: number }, copy: ChipTensor | null, r: number, from: number, cycle: number, what: string): { base: number; ready: number } => {
+    if (!copy) return storeRow(sch, t.t, t.row, from, cycle, what);
+    const base = claimTo(sch, 4, from, cycle, [...slicePositions(sch, t.t), ...slicePositions(sch, copy)], what);
+    const ready = Math.max(writeRow(sch, t.t, t.row, base, from, cycle, what), writeRow(sch, copy, r, base, from, cycle, `${what} copy`));
+    return { base, ready };
+  };
   const sxmOf = (r: number) => (r % 2 ? 'SXM.E' : 'SXM.W');
-  const sc = (r: number, jt: number) => partRow(scores, r, nT, jt);
+  const sc = (r: number, jt: number) => scoreRow(scores, r, R, nT, jt);
   const mReady = new Map<number, number>();
   const invReady = new Map<number, number>();
 
@@ -1000,7 +1220,8 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
   const eOf = (row: SoftRow, k: number, y: number, dst: number, what: string): void => {
     const z = chainAny(sch, 4, y, `${what} z`);
     zOf(row, k, y, z, what);
-    const mb = readFrom(sch, mRow(row.r).t, mRow(row.r).row, y, vxm, mReady.get(row.r)!, `${what} M`);
+    const ma = mAt(row.r, k);
+    const mb = readFrom(sch, ma.t, ma.row, y, vxm, mReady.get(row.r)!, `${what} M`);
     const u = chainAny(sch, 4, y + d.vxmAlu, `${what} z - M`);
     issueAny(sch, alus, y, `SUB.fp32 ${name(u)}, ${name(z)}, ${name(mb)}`);
     issueAny(sch, alus, y + d.vxmAlu, `EXP.fp32 ${name(dst)}, ${name(u)}`);
@@ -1016,17 +1237,19 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
     const sp = sch.position(sxm);
     const base = toward(sch, 4, vxm, outAt, sp, `${what} to ${sxm}`);
     const rm = outAt + sch.travel(vxm, sp);
-    const o = storeRow(sch, mRow(r).t, mRow(r).row, sp, rm + d.sxmReduce, `${what} M`);
+    const o = storeBoth(mRow(r), m2, r, sp, rm + d.sxmReduce, `${what} M`);
     sch.issue(sxm, rm, `RMAX.fp32 ${name(o.base)}, ${name(base)}`, `softmax r${r}`);
     return { base, ready: o.ready };
   };
   const parked: SoftRow[] = [];
   let from = start;
+  // (decode: the scores rows are taken as they land, OWN_WAIT)
+  const landed = (row: SoftRow) => Math.max(start, ...row.tiles.map((tile) => sch.readyAt(`${sc(row.r, tile.jt).t.name}[${sc(row.r, tile.jt).row}]`) ?? start));
   for (const row of rows) {
     const n = row.tiles.length;
     const what = `softmax r${row.r} max`;
     try {
-      from = place(sch, from, (y0) => {
+      from = place(sch, Math.max(from, landed(row)), (y0) => {
         let prev = -1;
         let rdy = 0;
         for (let k = 0; k < n; k++) {
@@ -1043,7 +1266,7 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
           prev = out;
         }
         mReady.set(row.r, rdy);
-      }, what, 256);
+      }, what, 64);
     } catch (e) {
       if (!(e instanceof ScheduleConflict)) throw e;
       parked.push(row);
@@ -1101,7 +1324,7 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
           sch.issue(sxm, rs, `RSUM.fp32 ${name(tot)}, ${name(toS)}`, `softmax r${r}`);
           const rq = chainAny(sch, 4, a2 + d.vxmLarge, `${what} rsqrt`);
           issueAny(sch, alus, a2, `RSQRT.fp32 ${name(rq)}, ${name(tot)}`);
-          const o = storeRow(sch, iRow(r).t, iRow(r).row, vxm, a2 + d.vxmLarge + d.vxmAlu, `${what} rsqrt^2`);
+          const o = storeBoth(iRow(r), i2, r, vxm, a2 + d.vxmLarge + d.vxmAlu, `${what} rsqrt^2`);
           issueAny(sch, alus, a2 + d.vxmLarge, `MUL.fp32 ${name(o.base)}, ${name(rq)}, ${name(rq)}`);
           rdy = o.ready;
         }
@@ -1132,7 +1355,8 @@ export const lowerSoftmax: Lowering = (ctx, op, start) => {
         const eAt = y + d.vxmAlu + d.vxmLarge;
         const e = chainAny(sch, 4, eAt, `${what} e`);
         eOf(row, k, y, e, what);
-        const ib = readFrom(sch, iRow(r).t, iRow(r).row, eAt, vxm, invReady.get(r)!, `${what} rsqrt^2`);
+        const ia = iAt(r, k + 1);
+        const ib = readFrom(sch, ia.t, ia.row, eAt, vxm, invReady.get(r)!, `${what} rsqrt^2`);
         const pAt = eAt + d.vxmAlu;
         const at = partRow(probs, r, nT, jt);
         const o = storeRow(sch, at.t, at.row, vxm, pAt, what);
@@ -1449,7 +1673,7 @@ export function readBackAttention(
                 }
                 else {
                   const ps = name === 'scores' ? lay.tensors.scores : lay.tensors.probs;
-                  const at = bl ? tileRow(ps, bl.slot[r]!, nT, Math.floor(pos / L)) : partRow(ps, r, nT, Math.floor(pos / L));
+                  const at = bl ? tileRow(ps, bl.slot[r]!, nT, Math.floor(pos / L)) : name === 'scores' ? scoreRow(ps, r, B * Hq * T, nT, Math.floor(pos / L)) : partRow(ps, r, nT, Math.floor(pos / L));
                   out[o + pos] = get(rank, at.t)[at.row * L + (pos % L)]!;
                 }
               }
@@ -1477,6 +1701,20 @@ export const ATTENTION_LOWERINGS: Record<string, Lowering> = {
 };
 
 for (const [name, l] of Object.entries(ATTENTION_LOWERINGS)) ATTENTION.set(name, l);
+// one new token per sequence: the products take the cache row by row (State.ready), so they start
+// before kv_append is done (attn_scores adds the new key's score itself, see newKeyScores)
+const oneToken = (_op: GraphOp, graph: LayerGraph) => graph.shape.tokens === 1;
+OWN_WAIT.set('attn_scores', (op, g) => (oneToken(op, g) ? ['k_cache'] : []));
+// and each takes its rows of the previous op's output as they land (the rows of a query head, of
+// a V set's heads), so that the softmax of a head runs while the scores of later ones are made
+OWN_WAIT.set('attn_softmax', (op, g) => (oneToken(op, g) ? ['scores'] : []));
+OWN_WAIT.set('probs_quant', (op, g) => (oneToken(op, g) ? ['probs'] : []));
+OWN_WAIT.set('attn_values', (op, g) => (oneToken(op, g) ? ['v_cache', 'probs_q', 'probs'] : []));
+// likewise RoPE, q_quant and kv_append take q, k, v and their RoPE row by row as they land
+OWN_WAIT.set('rope_q', (op, g) => (oneToken(op, g) ? ['q'] : []));
+OWN_WAIT.set('rope_k', (op, g) => (oneToken(op, g) ? ['k'] : []));
+OWN_WAIT.set('q_quant', (op, g) => (oneToken(op, g) ? ['q_rope'] : []));
+OWN_WAIT.set('kv_append', (op, g) => (oneToken(op, g) ? ['k_rope', 'v'] : []));
 for (const name of ATTENTION_READBACK) {
   READ_BACK.set(name, (layer, read) =>
     readBackAttention(name, layer.graph.tensors[name]!.shape, (r, t) => Float64Array.from(read(r, t)), attentionLayout(layer)));

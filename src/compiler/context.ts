@@ -66,6 +66,10 @@ export interface LayerCtx {
   units: Set<string>;
   /** Ops another op's lowering did as part of its own (op name -> that op's name). */
   fused: Map<string, string>;
+  /** Placements an op leaves for after every op is lowered (they fill the gaps the others leave;
+   * nothing in the layer waits for them), each returning the cycle its op's outputs are complete;
+   * absent: each op places everything itself. */
+  deferred?: { op: string; place: () => number }[];
 }
 
 /** A lowering places one op's instructions from cycle `start` on and returns the first cycle on

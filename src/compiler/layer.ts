@@ -19,7 +19,7 @@ import { Schedule } from './schedule.js';
 import { FitError, Sram } from './sram.js';
 import { lowerActivation, lowerBinary, lowerQuantizeFloat, lowerQuantizeInt8, lowerRmsNorm } from './vector-ops.js';
 import { maxGroupsPerPlane, WeightStore, WeightsFull } from './weight-store.js';
-import { ATTENTION } from './registry.js';
+import { ATTENTION, OWN_WAIT } from './registry.js';
 import './attention.js'; // registers the attention lowerings and read-back decoders
 
 export interface CompileLayerOptions extends LayerOptions {
@@ -117,19 +117,6 @@ function lowering(op: GraphOp): Lowering[] {
   const l = ATTENTION.get(op.name);
   if (!l) throw new SfError(`the layer compiler has no lowering for op ${op.name} (${op.kind})`);
   return [l];
-}
-
-/**
- * The order ops claim the chip's units in (the report keeps the graph's order): for one token
- * row, the K and V projections before Q, so that the planes finish them first and the cache
- * update (RoPE on k, the append) runs while Q's weights still stream; attention waits for both.
- */
-function lowerOrder(ops: GraphOp[], rows: number): GraphOp[] {
-  const q = ops.findIndex((op) => op.name === 'q_proj');
-  // several rows: projections run one after another anyway (linear.ts), in the graph's order
-  if (q < 0 || rows > 1) return ops;
-  const kv = ops.filter((op, i) => i > q && (op.name === 'k_proj' || op.name === 'v_proj'));
-  return [...ops.slice(0, q), ...kv, ...ops.slice(q).filter((op) => !kv.includes(op))];
 }
 
 /** Tensor-parallel shares: heads, kv heads and intermediate features divide evenly. */
@@ -248,6 +235,7 @@ function compileWith(config: ModelConfig, graph: LayerGraph, weights: StoredWeig
     vxm: sch.position('VXM'),
     units: new Set(),
     fused: new Map(),
+    deferred: [],
   };
   const { rows: M } = graph.shape;
   const H = config.hiddenSize;
@@ -276,25 +264,36 @@ function compileWith(config: ModelConfig, graph: LayerGraph, weights: StoredWeig
   // each op starts when its inputs are in SRAM (ops that do not depend on each other overlap,
   // and the Schedule's reservations keep them apart)
   const ready = new Map<string, number>();
-  const todo = lowerOrder(graph.ops.slice(first), M);
+  const began = new Map<string, number>();
+  const todo = graph.ops.slice(first);
   for (const op of todo) {
     o.onOp?.(op.name, ops.length, todo.length, ranks);
     ctx.units = new Set();
-    const start = Math.max(0, ...op.inputs.map((t) => ready.get(t.name) ?? 0));
+    // (but an input whose rows the lowering waits for itself, registry.ts OWN_WAIT, counts from
+    // the cycle its producer began; a state tensor, which holds the past from the start, from 0)
+    const own = OWN_WAIT.get(op.name)?.(op, graph) ?? [];
+    const from = (t: { name: string }) => (!own.includes(t.name) ? ready.get(t.name) : graph.tensors[t.name]?.kind === 'state' ? 0 : began.get(t.name));
+    const start = Math.max(0, ...op.inputs.map((t) => from(t) ?? 0));
     // the stages of an op (matmul, all-reduce, dequantise) all start with the op: each row waits
     // for its own producer (Schedule.checkReady), so they overlap row by row
     let end = start;
     for (const lower of lowering(op)) end = Math.max(end, lower(ctx, op, start));
-    for (const t of op.outputs) ready.set(t.name, end);
+    for (const t of op.outputs) {
+      ready.set(t.name, end);
+      began.set(t.name, start);
+    }
     const into = ctx.fused.get(op.name);
     const f = into ? { cycles: 0, bound: `done by ${into} (fused)` } : opFloor(chip, op, ranks);
     ops.push({ name: op.name, kind: op.kind, start, end, cycles: end - start, units: [...ctx.units].sort(), bound: f.bound, floorCycles: f.cycles });
     compiled.push(op.name);
     if (o.stopAfter === op.name) break;
   }
-  const order = new Map(graph.ops.map((op, i) => [op.name, i]));
-  ops.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
-  compiled.sort((a, b) => order.get(a)! - order.get(b)!);
+  // what ops left to place last, in the gaps (their ops end when these are done)
+  for (const job of ctx.deferred!) {
+    const t = ops.find((x) => x.name === job.op)!;
+    t.end = Math.max(t.end, job.place());
+    t.cycles = t.end - t.start;
+  }
   const outputs = new Set(graph.outputs);
   for (const t of sch.tensors) if (outputs.has(t.name)) t.output = true;
 

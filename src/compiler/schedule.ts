@@ -75,15 +75,18 @@ export class Schedule {
    */
   attempt(earliest: number, place: (cycle: number) => void, what: string, tries = 50_000): number {
     let last = '';
+    // attempts nest: what an inner attempt placed is undone with a failed try of the outer one
+    const outer = this.undo;
     for (let c = earliest; c < earliest + tries; c++) {
       const undo: (() => void)[] = [];
       this.undo = undo;
       try {
         place(c);
-        this.undo = null;
+        this.undo = outer;
+        if (outer) for (const u of undo) outer.push(u);
         return c;
       } catch (e) {
-        this.undo = null;
+        this.undo = outer;
         for (let i = undo.length - 1; i >= 0; i--) undo[i]();
         if (!(e instanceof ScheduleConflict)) throw e;
         last = e.message.replace('schedule conflict (a compiler bug): ', '');
