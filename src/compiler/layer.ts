@@ -149,7 +149,7 @@ function chipRoofline(chip: ChipConfig, graph: LayerGraph, ranks: number): Roofl
 /**
  * The C2C time no schedule of this partition avoids: the two all-reduces of the row-split
  * projections' int32 sums (M x ceil(hidden / lanes) rows of 4 stream vectors) and the two
- * all-reduces of a split row's maximum (M rows), each at least min(1, 2/N) of its rows per link
+ * all-reduces of split rows' maxima (ceil(M / lanes) packed rows), each at least min(1, 2/N) of its rows per link
  * (a reduce-scatter then all-gather moves 2/N of them) plus one link latency.
  */
 function c2cFloor(chip: ChipConfig, graph: LayerGraph, ranks: number): number {
@@ -158,7 +158,8 @@ function c2cFloor(chip: ChipConfig, graph: LayerGraph, ranks: number): number {
   const busy = 4 * chip.c2cVectorCycles;
   const exchange = (rows: number) => Math.ceil(rows * Math.min(1, 2 / ranks)) * busy + chip.c2cLatencyCycles;
   const quantised = graph.shape.precision.linear === 'int8';
-  return 2 * exchange(M * Math.ceil(graph.config.hiddenSize / chip.lanes)) + (quantised ? 2 * exchange(M) : 0);
+  // (the row maxima of M rows pack into ceil(M / lanes) vectors: vector-ops.ts)
+  return 2 * exchange(M * Math.ceil(graph.config.hiddenSize / chip.lanes)) + (quantised ? 2 * exchange(Math.ceil(M / chip.lanes)) : 0);
 }
 
 /** The floor of one op on this chip and what it is (a lower bound, not a promise: ops are
