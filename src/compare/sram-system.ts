@@ -274,8 +274,17 @@ async function step(config: ModelConfig, o: SramSystemOptions, phase: 'decode' |
 /** Whole-model decode (and/or prefill) on the SRAM system. */
 export async function sramSystem(config: ModelConfig, o: SramSystemOptions): Promise<SramSystemEstimate> {
   if (!o.decode && o.prompt === null) throw new SfError('nothing to time: no decode and no prompt');
-  const dec = o.decode ? await step(config, o, 'decode') : null;
-  const pre = o.prompt !== null ? await step(config, o, 'prefill') : null;
+  let dec = o.decode ? await step(config, o, 'decode') : null;
+  let pre = o.prompt !== null ? await step(config, o, 'prefill') : null;
+  // one system runs both: its layer groups are as wide as the wider phase needs (a long prompt's
+  // activations can need more chips than decode's weights)
+  let widened: number | null = null;
+  if (dec && pre && o.chipsPerLayer === undefined && dec.layerChips !== pre.layerChips) {
+    const w = { ...o, chipsPerLayer: Math.max(dec.layerChips, pre.layerChips) };
+    widened = w.chipsPerLayer;
+    if (dec.layerChips < w.chipsPerLayer) dec = await step(config, w, 'decode');
+    else pre = await step(config, w, 'prefill');
+  }
   const any = (dec ?? pre)!;
   const N = config.numHiddenLayers;
   const emb = embeddingChips(config, o.chip, o.dtype);
@@ -321,7 +330,7 @@ export async function sramSystem(config: ModelConfig, o: SramSystemOptions): Pro
     power: o.power,
     energyPerTokenJoules: lat === null || watts === null ? null : (watts * chips * lat) / o.batch,
     assumptions: [
-      `layers pipelined over ${N} groups of ${any.layerChips} chip(s), one group per layer; a token passes them in turn`,
+      `layers pipelined over ${N} groups of ${any.layerChips} chip(s), one group per layer; a token passes them in turn${widened ? ` (${widened} chips a group: the ${o.prompt}-token prompt needs them; decode alone would take fewer)` : ''}`,
       'one program per distinct layer (same window) emulated; identical programs take identical cycles on the deterministic machine',
       `each hop sends the fp32 hidden rows over one C2C link: ${o.chip.c2cLatencyCycles} cycles latency + 4 x ${o.chip.c2cVectorCycles} cycles per row + the reads, RECV and writes (hop.ts)`,
       `embedding: ${o.dtype} table on ${emb} chip(s) of its own, one SRAM read per token row, ${EMBEDDING_LABEL}`,
