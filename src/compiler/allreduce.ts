@@ -41,21 +41,26 @@ export function allReduceRows(ctx: LayerCtx, t: ChipTensor, rows: number, op: Re
   // sends: one read per row and side of the chip, every link of that side sends it; a row goes
   // as soon as it is in SRAM (rows land one by one while the producer still runs) and the links
   // are free again
+  // (each side of the chip on its own: a row crossing a hemisphere whose MXM planes stream
+  // weights rides the gap of one plane's install cycle, and the two sides' gaps need not line up;
+  // the receives wait for the later of the two)
   const sent: number[] = [];
-  let next = start;
+  const next = new Map(sides.map((sd) => [sd, start]));
   for (let r = 0; r < rows; r++) {
-    const at = sch.attempt(next, (s) => {
-      for (const side of sides) {
+    let latest = start;
+    for (const side of sides) {
+      const at = sch.attempt(next.get(side)!, (s) => {
         const base = readRow(sch, t, r, s, sch.position(side), `${what} send row ${r}`);
         for (const j of links) {
           if (linkSlice(ctx, j) !== side) continue;
           sch.claimLink(`C2C.${j}`, s, busy, `${what} send row ${r}`);
           sch.issue(`C2C.${j}`, s, `SEND ${name(base)}, ${width}`);
         }
-      }
-    }, `${what} send row ${r}`);
-    sent.push(at);
-    next = at + busy;
+      }, `${what} send row ${r}`);
+      next.set(side, at + busy);
+      latest = Math.max(latest, at);
+    }
+    sent.push(latest);
   }
   return receiveRows(ctx, t, rows, op, out, sent, start, what);
 }
