@@ -145,7 +145,7 @@ export function lowerQuantizeInt8(ctx: LayerCtx, op: GraphOp, start: number): nu
   const a = op.attrs as Extract<GraphOp['attrs'], { kind: 'quantize' }>;
   if (a.to !== 'int8') throw new SfError(`internal: ${op.name} is not an int8 quantisation`);
   // done with the RMSNorm before it (lowerRmsNormQuant): its outputs are in SRAM when x is
-  if (ctx.fused.has(op.name) && ctx.acts.has(op.outputs[0]!.name)) return start;
+  if (ctx.fused.has(op.name)) return start;
   const { sch, chip } = ctx;
   const d = chip.delays;
   const x = act(ctx, op.inputs[0]!.name);
@@ -201,14 +201,7 @@ export function lowerQuantizeInt8(ctx: LayerCtx, op: GraphOp, start: number): nu
   for (let m = 0; m < M; m++) {
     sch.attempt(sch.readyAt(`${gmax.name}[${m}]`) ?? end, (b) => {
       const mb = readRow(sch, gmax, m, b, ctx.vxm, `${op.name} max back`);
-      const s = storeRow(sch, sc, m, ctx.vxm, b + d.vxmAlu, `${op.name} scale`);
-      sch.issue(alu(ctx, 2), b, `MULS.fp32 ${sn(ctx, s.base)}, ${sn(ctx, mb)}, ${Math.fround(1 / 127)}`);
-      const r = chain(sch, 4, b + d.vxmLarge, `${op.name} rsqrt`);
-      sch.issue(alu(ctx, 3), b, `RSQRT.fp32 ${sn(ctx, r)}, ${sn(ctx, mb)}`);
-      const r2 = chain(sch, 4, b + d.vxmLarge + d.vxmAlu, `${op.name} 1/max`);
-      sch.issue(alu(ctx, 4), b + d.vxmLarge, `MUL.fp32 ${sn(ctx, r2)}, ${sn(ctx, r)}, ${sn(ctx, r)}`);
-      const iv = storeRow(sch, inv, m, ctx.vxm, b + d.vxmLarge + 2 * d.vxmAlu, `${op.name} inv`);
-      sch.issue(alu(ctx, 5), b + d.vxmLarge + d.vxmAlu, `MULS.fp32 ${sn(ctx, iv.base)}, ${sn(ctx, r2)}, 127`);
+      const { s, iv } = scaleAndInverse(ctx, mb, b, sc, inv, m, 2, op.name);
       end = Math.max(end, s.ready, iv.ready);
     }, `${op.name} scale`);
   }
@@ -236,6 +229,25 @@ export function lowerQuantizeInt8(ctx: LayerCtx, op: GraphOp, start: number): nu
   return end;
 }
 
+/**
+ * A row's int8 scale and its inverse from the row max m, at the VXM on cycle b (stream group mb):
+ * s = m * fp32(1/127) to sc[row], 127/m = 127 * rsqrt(m)^2 to inv[row] (the chip has no
+ * divide), on ALUs alu0 .. alu0 + 3.
+ */
+function scaleAndInverse(ctx: LayerCtx, mb: number, b: number, sc: ChipTensor, inv: ChipTensor, row: number, alu0: number, what: string) {
+  const { sch } = ctx;
+  const d = ctx.chip.delays;
+  const s = storeRow(sch, sc, row, ctx.vxm, b + d.vxmAlu, `${what} scale`);
+  sch.issue(alu(ctx, alu0), b, `MULS.fp32 ${sn(ctx, s.base)}, ${sn(ctx, mb)}, ${Math.fround(1 / 127)}`);
+  const r = chain(sch, 4, b + d.vxmLarge, `${what} rsqrt`);
+  sch.issue(alu(ctx, alu0 + 1), b, `RSQRT.fp32 ${sn(ctx, r)}, ${sn(ctx, mb)}`);
+  const r2 = chain(sch, 4, b + d.vxmLarge + d.vxmAlu, `${what} 1/max`);
+  sch.issue(alu(ctx, alu0 + 2), b + d.vxmLarge, `MUL.fp32 ${sn(ctx, r2)}, ${sn(ctx, r)}, ${sn(ctx, r)}`);
+  const iv = storeRow(sch, inv, row, ctx.vxm, b + d.vxmLarge + 2 * d.vxmAlu, `${what} inv`);
+  sch.issue(alu(ctx, alu0 + 3), b + d.vxmLarge + d.vxmAlu, `MULS.fp32 ${sn(ctx, iv.base)}, ${sn(ctx, r2)}, 127`);
+  return { s, iv };
+}
+
 /** The int8 quantisation that is the only consumer of a RMSNorm's output, if any. */
 function int8Consumer(ctx: LayerCtx, op: GraphOp): GraphOp | null {
   const y = op.outputs[0]!.name;
@@ -250,8 +262,8 @@ function int8Consumer(ctx: LayerCtx, op: GraphOp): GraphOp | null {
  *  1. per row, xg = x * g (fp32) and x * x go through the VXM once: the squares ACC into the
  *     lane sums, |xg| into a MAX chain; RSUM and RMAX at SXM.E, and back: r = rsqrt(sum/dim + eps)
  *     and m = r * max|xg|, which is max|y| exactly (y = xg * r, and rounding is monotonic), so
- *     s = m / 127 and 127 / m are the quantisation's own (the same instructions as
- *     lowerQuantizeInt8 on m);
+ *     s = m / 127 and 127 / m are the quantisation's own (scaleAndInverse, as in
+ *     lowerQuantizeInt8);
  *  2. per vector, y = (x * g) * r (x * g again: the same bits) to SRAM, and codes = CVT(y * 127/m).
  * The norm's bound holds for either order of its two products (bounds.ts: 3 roundings).
  */
@@ -334,15 +346,7 @@ function lowerRmsNormQuant(ctx: LayerCtx, op: GraphOp, qop: GraphOp, start: numb
         // m = r * max |x g| = max |y|; s = m / 127, 127 / m = 127 * rsqrt(m)^2
         const mm = chain(sch, 4, rAt + d.vxmAlu, `${what} max |y|`);
         sch.issue(alu(ctx, 9), rAt, `MUL.fp32 ${sn(ctx, mm)}, ${sn(ctx, ri.base)}, ${sn(ctx, mBack)}`);
-        const b = rAt + d.vxmAlu;
-        const s = storeRow(sch, sc, m, ctx.vxm, b + d.vxmAlu, `${qop.name} scale`);
-        sch.issue(alu(ctx, 10), b, `MULS.fp32 ${sn(ctx, s.base)}, ${sn(ctx, mm)}, ${Math.fround(1 / 127)}`);
-        const r = chain(sch, 4, b + d.vxmLarge, `${qop.name} rsqrt`);
-        sch.issue(alu(ctx, 11), b, `RSQRT.fp32 ${sn(ctx, r)}, ${sn(ctx, mm)}`);
-        const r2 = chain(sch, 4, b + d.vxmLarge + d.vxmAlu, `${qop.name} 1/max`);
-        sch.issue(alu(ctx, 12), b + d.vxmLarge, `MUL.fp32 ${sn(ctx, r2)}, ${sn(ctx, r)}, ${sn(ctx, r)}`);
-        const iv = storeRow(sch, qinv, m, ctx.vxm, b + d.vxmLarge + 2 * d.vxmAlu, `${qop.name} inv`);
-        sch.issue(alu(ctx, 13), b + d.vxmLarge + d.vxmAlu, `MULS.fp32 ${sn(ctx, iv.base)}, ${sn(ctx, r2)}, 127`);
+        const { s } = scaleAndInverse(ctx, mm, rAt + d.vxmAlu, sc, qinv, m, 10, qop.name);
         end = Math.max(end, s.ready);
       }
     }, `${what} reduction`) + V * step;
