@@ -10,7 +10,7 @@ import { loadModelConfig } from '../models/config.js';
 import { loadChipPreset } from '../chip/preset.js';
 import { loadCoreWasm } from '../chip/wasm-node.js';
 import { MODEL_DTYPES, type ModelDtype } from '../models/quant.js';
-import { compileLayer, type CompiledLayer, type CompileLayerOptions } from '../compiler/layer.js';
+import { compileLayer, type CompiledLayer, type CompileLayerOptions, type OnOp } from '../compiler/layer.js';
 import { runCompiledLayer, type LayerRun } from '../compiler/run-layer.js';
 import { DEFAULT_CHIP } from './program-file.js';
 
@@ -31,7 +31,7 @@ export function isModelPath(p: string): boolean {
 }
 
 /** The layer the flags describe, compiled. */
-export function compileFromFlags(path: string, flags: Record<string, unknown>, dataDir?: string, onOp?: CompileLayerOptions['onOp']): CompiledLayer {
+export function compileFromFlags(path: string, flags: Record<string, unknown>, dataDir?: string, onOp?: OnOp): CompiledLayer {
   const phase = (flags.phase as string | undefined) ?? 'decode';
   if (phase !== 'decode' && phase !== 'prefill') throw new SfError(`--phase must be decode or prefill, not "${phase}"`);
   const dtype = (flags.dtype as string | undefined) ?? 'int8';
@@ -108,9 +108,9 @@ function json(layer: CompiledLayer, run: LayerRun | null): string {
 }
 
 /** The progress line of a long compile (a terminal only). */
-function compiling(op: string, i: number, n: number, chips: number): void {
+const compiling: OnOp = (op, i, n, chips) => {
   process.stderr.write(`\r\x1b[Kcompiling for ${chips} chip(s): ${op} (${i + 1} of ${n})`);
-}
+};
 
 export async function cmdRunModel(argv: string[], io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
   const { positional, flags } = parseArgs(argv, { ...FLAGS, 'timing-only': { type: 'bool' }, threads: { type: 'int', min: 1, max: 256 } }, 'run');

@@ -304,9 +304,9 @@ export function allocOffCache(ctx: LayerCtx, st: State, name: string, dtype: Chi
   const cache = new Set(st.planes.flatMap((cp) => cp.slices));
   const busy = new Set(avoid.flatMap((t) => t.slices));
   const dist = (i: number) => Math.max(...ctx.sram.pairs[i]!.map((x) => Math.abs(ctx.sch.position(x) - ctx.vxm)));
+  const clash = (i: number) => Number(ctx.sram.pairs[i]!.some((x) => busy.has(x)));
   const free = ctx.sram.pairs.map((_, i) => i).filter((i) => !ctx.sram.pairs[i]!.some((x) => cache.has(x)));
-  const order = [...free.filter((i) => !ctx.sram.pairs[i]!.some((x) => busy.has(x))), ...free.filter((i) => ctx.sram.pairs[i]!.some((x) => busy.has(x)))];
-  for (const i of order.sort((a, b) => Number(ctx.sram.pairs[a]!.some((x) => busy.has(x))) - Number(ctx.sram.pairs[b]!.some((x) => busy.has(x))) || dist(a) - dist(b))) {
+  for (const i of free.sort((a, b) => clash(a) - clash(b) || dist(a) - dist(b))) {
     try {
       return ctx.sram.alloc(name, dtype, rows, { ...opts, pair: i });
     } catch (e) {

@@ -41,8 +41,11 @@ export interface CompileLayerOptions extends LayerOptions {
    * layers, where the values do not matter and generating them costs seconds and gigabytes. */
   timingOnly?: boolean;
   /** Called as each op is lowered (progress of long compiles). */
-  onOp?: (op: string, index: number, ops: number, chips: number) => void;
+  onOp?: OnOp;
 }
+
+/** Progress of a compile: op `index` of `ops` is being lowered, for `chips` chips. */
+export type OnOp = (op: string, index: number, ops: number, chips: number) => void;
 
 export interface OpTiming {
   name: string;
@@ -196,7 +199,7 @@ export interface GraphCompileOptions {
   from?: string;
   /** The first header line of the program (what it is). */
   title: string;
-  onOp?: (op: string, index: number, ops: number, chips: number) => void;
+  onOp?: OnOp;
 }
 
 /** Compiles one layer for `ranks` chips (the program every chip runs, with per-chip data). */

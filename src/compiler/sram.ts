@@ -92,10 +92,10 @@ export class Sram {
     // the near pairs round robin, then the spare ones in order
     const spare = Array.from({ length: this.pairs.length - this.near }, (_, i) => this.near + i);
     let tries = opts.pair !== undefined ? [opts.pair % this.pairs.length] : [...Array.from({ length: this.near }, (_, i) => (this.turn + i) % this.near), ...spare];
-    const isSpare = (p: number) => p >= this.near;
-    // a hemisphere's pairs first (results of its MXM planes stay on their side of the VXM)
-    const onSide = (p: number) => !opts.side || this.pairs[p][0].startsWith(`MEM.${opts.side}`);
-    tries = [...tries.filter((p) => !isSpare(p) && onSide(p)), ...tries.filter((p) => !isSpare(p) && !onSide(p)), ...tries.filter((p) => isSpare(p) && onSide(p)), ...tries.filter((p) => isSpare(p) && !onSide(p))];
+    // near pairs before spare ones; among each, a hemisphere's pairs first (results of its MXM
+    // planes stay on their side of the VXM); a stable sort keeps the order within
+    const offSide = (p: number) => (opts.side && !this.pairs[p][0].startsWith(`MEM.${opts.side}`) ? 1 : 0);
+    tries.sort((a, b) => Number(a >= this.near) - Number(b >= this.near) || offSide(a) - offSide(b));
     // pairs holding slices to avoid (operands read on the same cycles) come last
     if (opts.avoid?.length) {
       const clash = (p: number) => this.pairs[p].some((s) => opts.avoid!.includes(s));

@@ -6,7 +6,7 @@
 // N-tiles (linear.ts); a plane fills its groups one after another.
 import type { ChipConfig } from '../chip/config.js';
 import { SfError } from '../util/errors.js';
-import { Schedule } from './schedule.js';
+import type { Schedule } from './schedule.js';
 import type { ChipDtype, ChipTensor, Sram } from './sram.js';
 
 export interface Plane {
@@ -25,12 +25,18 @@ export interface Plane {
 /** A plane ran out of feeding slices: the layer needs more groups per plane (or more chips). */
 export class WeightsFull extends SfError {}
 
+/** How a chip's planes are fed: R streams a plane, groups of F feeding slices, P planes a
+ * hemisphere, and the most groups a plane can have. */
+function feeding(chip: ChipConfig): { R: number; F: number; P: number; most: number } {
+  const P = chip.mxmPlanesPerHemisphere;
+  const R = Math.min(chip.mxmInstallRows, Math.floor(chip.streamsPerDirection / P));
+  const F = Math.ceil(R / chip.memPorts);
+  return { R, F, P, most: Math.floor((chip.memSlicesPerHemisphere - 2 * P) / (F * P)) };
+}
+
 /** The most feeding groups per plane the chip's MEM slices allow. */
 export function maxGroupsPerPlane(chip: ChipConfig): number {
-  const R = Math.min(chip.mxmInstallRows, Math.floor(chip.streamsPerDirection / chip.mxmPlanesPerHemisphere));
-  const F = Math.ceil(R / chip.memPorts);
-  const P = chip.mxmPlanesPerHemisphere;
-  return Math.floor((chip.memSlicesPerHemisphere - 2 * P) / (F * P));
+  return feeding(chip).most;
 }
 
 export class WeightStore {
@@ -52,13 +58,11 @@ export class WeightStore {
   constructor(sch: Schedule, groups?: number) {
     const chip: ChipConfig = sch.chip;
     const S = chip.streamsPerDirection;
-    const P = chip.mxmPlanesPerHemisphere;
     const M = chip.memSlicesPerHemisphere;
-    this.R = Math.min(chip.mxmInstallRows, Math.floor(S / P));
-    this.F = Math.ceil(this.R / chip.memPorts);
+    const { R, F, P, most } = feeding(chip);
+    this.R = R;
+    this.F = F;
     if (this.R < 1 || 4 * P > S) throw new SfError(`chip ${chip.name}: too few streams for ${P} planes per hemisphere`);
-    const reserved = 2 * P;
-    const most = Math.floor((M - reserved) / (this.F * P));
     const groupsPerPlane = Math.max(1, Math.min(most, groups ?? most));
     if (most < 1) throw new SfError(`chip ${chip.name}: ${M} MEM slices per hemisphere are too few for ${P} planes x ${this.F} feeding slices`);
     const last = sch.plan.positions - 1;
@@ -111,8 +115,9 @@ export class WeightStore {
   /** The fewest groups per plane whose slices hold `bytes` of weights with `slack` to spare
    * (tiles are padded to whole K-tiles of a plane's rows). */
   static groupsFor(chip: ChipConfig, bytes: number, slack = 1.3): number {
-    const most = maxGroupsPerPlane(chip);
-    const perGroup = new WeightStore(new Schedule(chip), 1).capacityBytes(chip);
+    const { F, P, most } = feeding(chip);
+    // one group a plane: F slices for each of the 2 x P planes
+    const perGroup = 2 * P * F * chip.memVectorsPerSlice * chip.lanes;
     return Math.min(most, Math.max(1, Math.ceil((bytes * slack) / perGroup)));
   }
 }
