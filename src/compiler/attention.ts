@@ -6,8 +6,9 @@
 // tokens, P past positions, S = P + T; Hq query heads and Hk kv heads on this chip, G = Hq/Hk,
 // hpv = floor(L/D) heads per vector (the heads layout of q, k, v, attn).
 //
-// The KV cache lives in the activation slices of each MXM plane's side (a plane owns every P-th
-// of its hemisphere's activation slices, r of them); a weight set of H rows is striped over them,
+// The KV cache lives, in decode, in each MXM plane's last feeding group of weight slices (r = F
+// of them); with several new tokens, in the activation slices of the plane's side (a plane owns
+// a run of them, r); a weight set of H rows is striped over them,
 // row k in slice k mod r, each fp16 row in one slice (its 2 ports), so one IW installs r rows a
 // cycle. An install is one IW a cycle when that fits soon, else each IW on the first cycle its
 // reads fit; it may start before the op's inputs are ready (the set's rows and the plane are).
@@ -199,21 +200,19 @@ export function state(ctx: LayerCtx): State {
   const planes: CachePlane[] = [];
   const layPlanes: AttentionLayout['planes'] = [];
   for (const pl of ws.planes) {
-    // the pair nearest the VXM stays out of the installs when the side has slices to spare: the
-    // VXM passes' rows live there
-    let sideSlices = ws.activationSlices.filter((s) => s.startsWith(`MEM.${pl.side}`));
-    if (sideSlices.length >= 4 * PP + 2) sideSlices = sideSlices.filter((s) => !ctx.sram.pairs[0]!.includes(s) && !ctx.sram.pairs.find(([x]) => x.startsWith(`MEM.${pl.side}`))!.includes(s));
-    // and the next pair where that leaves four slices a plane and the planes have few sets to
-    // install (up to 16 each; Llama-3-8B decode on 2 chips: 14): an install holds its slices'
-    // queues and ports for its whole run, and the working rows of decode (q_q, scores, the new
-    // key's rows) are read and written while the planes install; with many sets (MHA, batches)
-    // the install rate counts more
-    if (sideSlices.length >= 4 * PP + 2 && nSig * nT + B * vGroups * nC <= 16 * 2 * PP) sideSlices = sideSlices.slice(2);
-    let mine = sideSlices.filter((_, i) => i % PP === pl.p);
+    // one new token: the cache in the plane's last feeding group, whose F slices fill the plane's
+    // streams as the weights do (an fp16 set in H / F IW cycles; in the activation slices it took
+    // H / 5 on Llama-2-7B: decode 12333 -> 11504 cycles); the weights fill the groups first to last
+    let mine = pl.groups[pl.groups.length - 1]!.slice();
     if (vDup) {
-      // the blocked pipeline installs a set per block: each plane takes a run of (up to four)
-      // slices nearest the MXMs, so that an install holds few pairs and none near the VXM, where
-      // the softmax rows live
+      // the blocked pipeline installs a set per block, from the activation slices: each plane
+      // takes a run of (up to four) slices nearest the MXMs, so that an install holds few pairs
+      // and none near the VXM, where the softmax rows live; the pair nearest the VXM stays out
+      // when the side has slices to spare (the VXM passes' rows live there), and the next pair
+      // where the planes have few sets to install (up to 16 each)
+      let sideSlices = ws.activationSlices.filter((s) => s.startsWith(`MEM.${pl.side}`));
+      if (sideSlices.length >= 4 * PP + 2) sideSlices = sideSlices.filter((s) => !ctx.sram.pairs[0]!.includes(s) && !ctx.sram.pairs.find(([x]) => x.startsWith(`MEM.${pl.side}`))!.includes(s));
+      if (sideSlices.length >= 4 * PP + 2 && nSig * nT + B * vGroups * nC <= 16 * 2 * PP) sideSlices = sideSlices.slice(2);
       const far = [...sideSlices].sort((x, y) => Math.abs(ctx.sch.position(y) - ctx.vxm) - Math.abs(ctx.sch.position(x) - ctx.vxm));
       const n = Math.max(1, Math.min(4, Math.floor(far.length / PP)));
       mine = far.slice(pl.p * n, pl.p * n + n);
@@ -223,7 +222,7 @@ export function state(ctx: LayerCtx): State {
     planes.push({ queue: pl.queue, pos: pl.pos, east: pl.side === 'E', slices: mine.slice(0, r), k: [], v: [] });
     layPlanes.push({ r, lr: Math.ceil(H / r), k: [], v: [] });
   }
-  if (!planes.length) throw new SfError(`chip ${chip.name}: no activation slices next to an MXM plane for the KV cache`);
+  if (!planes.length) throw new SfError(`chip ${chip.name}: no MEM slices to hold the KV cache next to an MXM plane`);
   const kSets: AttentionLayout['kSets'] = [];
   const vSets: AttentionLayout['vSets'] = [];
   const count = planes.map(() => ({ k: 0, v: 0 }));
