@@ -9,7 +9,7 @@ import { loadChipPreset } from '../src/chip/preset.js';
 import { Core, instructionCount } from '../src/chip/core.js';
 import { loadCoreWasm } from '../src/chip/wasm-node.js';
 import { mulberry32 } from '../src/asm/fill.js';
-import { splitK } from '../src/compiler/linear.js';
+import { packTails, splitK } from '../src/compiler/linear.js';
 import { WeightStore } from '../src/compiler/weight-store.js';
 import { Schedule, ScheduleConflict } from '../src/compiler/schedule.js';
 
@@ -131,6 +131,23 @@ describe('layer projections: how K-tiles are dealt to the MXM planes (linear.ts 
     const p = splitK(13, 23, 4);
     expect(p.flat().filter((x) => x.k1 - x.k0 === 23).length).toBe(12);
     expect(load(p)).toEqual([74, 75, 75, 75]);
+  });
+  it('tail sets: Q last K-tiles a set, each N-tile once, on the planes with the fewest installs (Qwen2.5-7B gate_proj: 30 x 12, 64 features last)', () => {
+    const p = splitK(30, 11, 4);
+    packTails(p, 30, 12, 5);
+    const sets = p.flat().filter((x) => x.tails);
+    expect(sets.map((x) => x.tails).sort((a, b) => a![0]! - b![0]!)).toEqual([0, 5, 10, 15, 20, 25].map((n) => [n, n + 1, n + 2, n + 3, n + 4]));
+    expect(sets.every((x) => x.k0 === 11 && x.k1 === 12)).toBe(true);
+    // installs a plane: 330 K-tiles and 6 sets over 4 planes (it was 360 K-tiles: 90 each)
+    const installs = p.map((q) => q.reduce((a, x) => a + (x.tails ? 1 : x.k1 - x.k0), 0));
+    expect(installs.reduce((a, b) => a + b)).toBe(336);
+    expect(Math.max(...installs) - Math.min(...installs)).toBeLessThanOrEqual(1);
+    // after each plane's first 8 K-tiles (the x tail copies take an SXM round trip)
+    for (const q of p) {
+      const i = q.findIndex((x) => x.tails);
+      if (i >= 0) expect(q.slice(0, i).reduce((a, x) => a + x.k1 - x.k0, 0)).toBeGreaterThanOrEqual(8);
+    }
+    expect(covers(p.map((q) => q.flatMap((x) => (x.tails ? x.tails.map((nn) => ({ nn, k0: 11, k1: 12 })) : [x]))), 30, 12)).toBe(true);
   });
   it('all: each N-tile split over the four planes in order (row-split projections feed an all-reduce)', () => {
     const p = splitK(13, 7, 4, true);

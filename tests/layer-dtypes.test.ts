@@ -17,6 +17,14 @@ const midQwen = parseModelConfig({
   rms_norm_eps: 1e-6, rope_theta: 1000000, vocab_size: 1000,
 }, 'mid-qwen');
 
+/** hidden 704 = 2 x 320 + 64: the projections from hidden pack the last K-tiles of five N-tiles
+ * into one weight set (linear.ts: tail sets). */
+const tailQwen = parseModelConfig({
+  architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', hidden_act: 'silu', hidden_size: 704, intermediate_size: 1600,
+  num_attention_heads: 11, num_key_value_heads: 1, max_position_embeddings: 1024, num_hidden_layers: 2,
+  rms_norm_eps: 1e-6, rope_theta: 1000000, vocab_size: 1000,
+}, 'tail-qwen');
+
 async function check(config: typeof tiny, o: Omit<CompileLayerOptions, 'chip'>) {
   const layer = compileLayer(config, { chip: tsp, ...o });
   const run = await runCompiledLayer(layer, wasm, { checked: true });
@@ -39,6 +47,16 @@ describe('compileLayer: float projections and biases', () => {
     await check(midQwen, { phase: 'decode', past: 20, dtype: 'fp16' });
     await check(midQwen, { phase: 'prefill', tokens: 6, dtype: 'fp16' });
   }, 120_000);
+
+  test('last K-tiles of 64 features: five N-tiles share a weight set, verified', async () => {
+    const l = await check(tailQwen, { phase: 'decode', past: 20 });
+    // gate and up: 5 N-tiles each, their tails in one set each; q (11 heads, 4 a vector: 3
+    // N-tiles) and o (input 11 heads, 5 a vector: 3 K-tiles, the last of 64) in one; k and v (one
+    // N-tile) as they were
+    const sets = l.source.match(/; \w+_proj last k-tile of n-tiles [\d, ]+/g) ?? [];
+    expect(sets.map((x) => x.replace(/^; /, '')).sort()).toEqual(['gate_proj last k-tile of n-tiles 0, 1, 2, 3, 4', 'o_proj last k-tile of n-tiles 0, 1, 2', 'q_proj last k-tile of n-tiles 0, 1, 2', 'up_proj last k-tile of n-tiles 0, 1, 2, 3, 4']);
+    expect(l.source).toMatch(/SHIFT\.int8 \S+, \S+, 256/);
+  }, 60_000);
 
   test('a dtype the chip has no MXM for is refused by name', () => {
     expect(() => compileLayer(tiny, { chip: tsp, phase: 'decode', past: 3, dtype: 'bf16' })).toThrow(/tsp-v1 has no bf16 MXM \(it has int8, fp16\)/);

@@ -6,8 +6,9 @@
 // round robin to the planes; each sums its K-tiles in the plane's accumulators: a K-tile is
 // I = ceil(lanes / R) IW cycles then one MM in the gap, x's K-tile read from its activation
 // slice onto the plane's first stream; the last K-tile's MM emits the int32 sums on 4 streams
-// to the output tensor. Token rows run one after another (a plane has one set of
-// accumulators), so M tokens stream the weights M times.
+// to the output tensor. One token row: N-tiles split by K where that evens the planes (splitK),
+// and the short last K-tiles of several N-tiles packed in one weight set (packTails). Several
+// token rows: weight-stationary, each K-tile serving every row, running sums in SRAM.
 //
 // Tensor parallelism: q/k/v/gate/up split their outputs over the chips (whole heads for q/k/v),
 // o/down their inputs; the partial sums of o/down are all-reduced (allreduce.ts) before the
@@ -88,6 +89,13 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
   const M = a.rows;
   const kt = x.tiles;
   const nt = Math.ceil(sh.outCols / perOut);
+  // one token row whose last K-tile holds vt <= KR/2 of x's features: the last K-tiles of Q
+  // N-tiles share one weight set (N-tile j's rows at j*vt..), each multiplied by x's tail moved to
+  // lanes j*vt.. (Qwen2.5-7B: 3584 = 11 x 320 + 64, five tails a set instead of one). Not for
+  // row-split projections: their all-reduce, not the planes, sets their pace (Llama-2-7B
+  // down_proj took 88 cycles longer with tail sets)
+  const vt = sh.inCols - (kt - 1) * x.per;
+  const Q = M === 1 && !fp && !sh.rowSplit && kt > 1 && nt > 1 && x.per === KR ? Math.min(nt, Math.floor(KR / vt)) : 1;
   // several rows: the sums are written while later rows of x are read, on cycles a fixed
   // distance apart; sharing a slice with x would collide on every K-tile
   const xSlices = M > 1 ? [...x.t.slices, ...(x.mirror?.slices ?? [])] : [];
@@ -109,7 +117,8 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
   } else {
     // row-split projections feed an all-reduce that sends each row as soon as it is summed: every
     // N-tile is split over the planes so that rows come out evenly spaced, not in bursts
-    splitK(nt, kt, planes.length, sh.rowSplit).forEach((list, pi) => piecesOf[pi].push(...list));
+    splitK(nt, Q > 1 ? kt - 1 : kt, planes.length, sh.rowSplit).forEach((list, pi) => piecesOf[pi].push(...list));
+    if (Q > 1) packTails(piecesOf, nt, kt, Q);
   }
   const W = ctx.weights[a.weight]!;
   const inF = a.inFeatures;
@@ -117,7 +126,7 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
   // where K-tile (nn, kk) of a plane is read from: group, and row within the group's tensors
   const where = new Map<string, { group: number; row: number; tensor: (f: number) => string }>();
   planes.forEach((pl, pi) => {
-    const units = piecesOf[pi].flatMap((pc) => Array.from({ length: pc.k1 - pc.k0 }, (_, i) => ({ nn: pc.nn, kk: pc.k0 + i })));
+    const units = piecesOf[pi].flatMap((pc): { nn: number; kk: number; tails?: number[] }[] => (pc.tails ? [{ nn: -1, kk: kt - 1, tails: pc.tails }] : Array.from({ length: pc.k1 - pc.k0 }, (_, i) => ({ nn: pc.nn, kk: pc.k0 + i }))));
     let remaining = units.length;
     let idx = 0;
     while (remaining > 0) {
@@ -135,8 +144,8 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
       const names = g.map((s) => `w_${op.name}_${s.replace('.', '_')}`);
       const datas = g.map((_, f) => Array.from({ length: ctx.timingOnly ? 0 : ctx.share.ranks }, () => new Int8Array(n * I * widthOf(f) * L)));
       for (let j = 0; j < n; j++, idx++) {
-        const { nn, kk } = units[idx]!;
-        where.set(`${pi}:${nn}:${kk}`, { group: gi, row: j * I, tensor: (f) => names[f] });
+        const { nn: unitN, kk, tails } = units[idx]!;
+        where.set(tails ? `${pi}:tails:${tails[0]}` : `${pi}:${unitN}:${kk}`, { group: gi, row: j * I, tensor: (f) => names[f] });
         for (let r = 0; r < datas[0].length; r++) {
           const rs = linearShareFor(ctx, op, r);
           for (let f = 0; f < F; f++) {
@@ -147,7 +156,10 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
                 const stream = f * ports + jj;
                 const kr = i * rowsPerIW + Math.floor(stream / eb); // weight row within the K-tile
                 if (kr >= x.per) continue;
-                const kLocal = kk * x.per + kr;
+                // a tail set's row kr holds row kr mod vt of N-tile tails[kr / vt]'s last K-tile
+                const nn = tails ? tails[Math.floor(kr / vt)] : unitN;
+                if (nn === undefined) continue;
+                const kLocal = kk * x.per + (tails ? kr % vt : kr);
                 if (kLocal >= rs.inCols) continue;
                 const k = rs.inFirst + kLocal;
                 const rowOff = ((j * I + i) * wd + jj) * L;
@@ -198,21 +210,21 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
     sch.issue(pl.queue, c0, `IW.${mmDt} 0, ${sch.plan.streamName(pl.base)}, ${rowsPerIW}`);
     sch.repeat(pl.queue, I - 1, 1);
   };
-  // x's K-tile of token m on the plane's first stream on cycle mm
-  const feedX = (pl: (typeof planes)[number], m: number, kk: number, mm: number) => {
-    // each slice of x (the copy on the plane's side of the VXM) puts its byte planes on the
-    // plane's first streams
-    const xt = pl.side === 'E' && x.mirror ? x.mirror : x.t;
+  // row `row` of xt (an x operand) on the plane's first streams on cycle mm
+  const feedRow = (pl: (typeof planes)[number], xt: ChipTensor, row: number, mm: number) => {
+    // each slice puts its byte planes on the plane's first streams
     const pps = xt.slices.length === 1 ? eb : 1;
     xt.slices.forEach((xs, j) => {
       const xAt = mm - dRead - sch.travel(sch.position(xs), pl.pos);
       if (xAt < 0) throw new ScheduleConflict('x read before cycle 0');
-      sch.checkReady(`${xt.name}[${m * x.tiles + kk}]`, xAt, `${op.name} x`);
+      sch.checkReady(`${xt.name}[${row}]`, xAt, `${op.name} x`);
       sch.claimPorts(xs, xAt, pps, `${op.name} x`);
       sch.claimFlight(pl.base + j * pps, pps, sch.position(xs), xAt + dRead, pl.pos, `${op.name} x`);
-      sch.issue(xs, xAt, `READ ${xt.name}[${m * x.tiles + kk}], ${sch.plan.streamName(pl.base + j * pps)}`);
+      sch.issue(xs, xAt, `READ ${xt.name}[${row}], ${sch.plan.streamName(pl.base + j * pps)}`);
     });
   };
+  // x's K-tile of token m (the copy on the plane's side of the VXM)
+  const feedX = (pl: (typeof planes)[number], m: number, kk: number, mm: number) => feedRow(pl, pl.side === 'E' && x.mirror ? x.mirror : x.t, m * x.tiles + kk, mm);
   if (M > 1) {
     // one projection after another: their result flights would otherwise take the streams the
     // next one's x needs for its whole run
@@ -278,14 +290,38 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
   const split = new Map<number, { t: ChipTensor; row: number }[]>();
   const parts: (ChipTensor | null)[] = [];
   planes.forEach((_, pi) => {
-    const n = piecesOf[pi].filter((pc) => pc.k1 - pc.k0 < kt).length;
+    const n = piecesOf[pi].filter((pc) => !pc.tails && pc.k1 - pc.k0 < kt).length;
     // each plane's parts in a pair of their own: the VXM reads two of them on one cycle
     parts.push(n ? ctx.sram.alloc(`${op.name}_part_${pi}`, acc.t.dtype, n, { avoid: parts.flatMap((t) => t?.slices ?? []) }) : null);
   });
+  // the tail sets' partial sums (a row per N-tile), apart from the parts they are added to
+  const tailSums = Q > 1 ? ctx.sram.alloc(`${op.name}_tail_sums`, acc.t.dtype, nt, { avoid: parts.flatMap((t) => t?.slices ?? []) }) : null;
   planes.forEach((pl, pi) => {
     let c = Math.max(start + dRead + far, sch.free(pl.queue));
     let partRow = 0;
-    for (const { nn, k0, k1 } of piecesOf[pi]) {
+    for (const { nn, k0, k1, tails } of piecesOf[pi]) {
+      if (tails) {
+        // a tail set: one install, then one MM per N-tile, each emitting that tile's partial sum
+        const w = where.get(`${pi}:tails:${tails[0]}`)!;
+        const xs = tailCopies(ctx, op, x, vt, Q, start)[pl.side === 'E' && x.mirror ? 1 : 0]!;
+        const dests = tails.map((tn) => {
+          const dest = { t: tailSums!, row: tn };
+          split.set(tn, [...(split.get(tn) ?? []), dest]);
+          return dest;
+        });
+        c = sch.attempt(c, (c0) => {
+          install(pl, w, c0, `${op.name} last k-tile of n-tiles ${tails.join(', ')}`);
+          tails.forEach((tn, j) => {
+            const mm = c0 + I + j * mmIssue;
+            feedRow(pl, xs, j, mm);
+            const st = storeRow(sch, dests[j]!.t, dests[j]!.row, pl.pos, mm + chip.delays.mxm, `${op.name} sums`);
+            end = Math.max(end, st.ready);
+            sch.issue(pl.queue, mm, `MM.${mmDt} ${sch.plan.streamName(pl.base)}, ${sch.plan.streamName(st.base)}`, `${op.name} y tile ${tn} k-tile ${kt - 1} (set rows ${j * vt}..${j * vt + vt - 1})`);
+          });
+        }, `${op.name} ${pl.queue} tail set`);
+        c += I + tails.length * mmIssue;
+        continue;
+      }
       const whole = k1 - k0 === kt;
       const dest = whole ? { t: acc.t, row: nn } : { t: parts[pi]!, row: partRow++ };
       if (!whole) split.set(nn, [...(split.get(nn) ?? []), dest]);
@@ -334,11 +370,72 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
   return end;
 }
 
-/** A run of K-tiles [k0, k1) of N-tile nn, summed by one plane. */
+/** A run of K-tiles [k0, k1) of N-tile nn, summed by one plane; or, with `tails`, the last
+ * K-tiles of those N-tiles packed in one weight set (nn = tails[0], k0 = kt - 1). */
 interface Piece {
   nn: number;
   k0: number;
   k1: number;
+  tails?: number[];
+}
+
+/**
+ * The tail sets of one token row's projection (Q N-tiles' last K-tiles a set) added to the
+ * planes' pieces (made by splitK over kt - 1 K-tiles): each to the plane with the fewest
+ * installs, after its first pieces of at least 8 K-tiles (x's tail copies take an SXM round trip),
+ * or last.
+ */
+export function packTails(piecesOf: Piece[][], nt: number, kt: number, Q: number): void {
+  const load = piecesOf.map((ps) => ps.reduce((n, pc) => n + pc.k1 - pc.k0, 0));
+  const at = piecesOf.map((ps) => {
+    let k = 0;
+    const i = ps.findIndex((pc) => (k += pc.k1 - pc.k0) >= 8);
+    return i < 0 ? ps.length : i + 1;
+  });
+  for (let n0 = 0; n0 < nt; n0 += Q) {
+    const p = load.indexOf(Math.min(...load));
+    const tails = Array.from({ length: Math.min(Q, nt - n0) }, (_, j) => n0 + j);
+    piecesOf[p]!.splice(at[p]!++, 0, { nn: n0, k0: kt - 1, k1: kt, tails });
+    load[p]!++;
+  }
+}
+
+const tails = new WeakMap<LayerCtx, Map<string, ChipTensor[]>>();
+
+/**
+ * x's last K-tile with its vt features moved to lanes j*vt.. and zeros elsewhere, for j < Q: the
+ * x rows of tail sets. Two SHIFTs at the SXM on the copy's side make each (the first drops every
+ * lane past vt, so the padding of x never meets another tile's weights). One tensor per copy of x
+ * (x.t, and x.mirror where there is one), made once per x (gate and up share them).
+ */
+function tailCopies(ctx: LayerCtx, op: GraphOp, x: Act, vt: number, Q: number, start: number): ChipTensor[] {
+  let m = tails.get(ctx);
+  if (!m) tails.set(ctx, (m = new Map()));
+  const key = `${x.t.name}:${vt}:${Q}`;
+  const have = m.get(key);
+  if (have) return have;
+  const { sch, chip } = ctx;
+  const L = chip.lanes;
+  const name = (id: number) => sch.plan.streamName(id);
+  const made = [x.t, ...(x.mirror ? [x.mirror] : [])].map((src, i) => {
+    const side = sch.position(src.slices[0]!) < ctx.vxm ? 'W' : 'E';
+    const t = ctx.sram.alloc(`${x.t.name}_tails${i ? '_mirror' : ''}`, 'int8', Q, { side, avoid: src.slices });
+    const sxm = `SXM.${side}`;
+    const sp = sch.position(sxm);
+    let c = start;
+    for (let j = 0; j < Q; j++) {
+      c = sch.attempt(c, (c0) => {
+        const xb = readRow(sch, src, x.tiles - 1, c0, sp, `${op.name} x tail`);
+        const mid = sch.pickStreams(side === 'E', 1, [{ offset: 0, width: 1, from: sp, cycle: c0 + chip.delays.sxm, to: sp }], `${op.name} x tail`);
+        sch.issue(sxm, c0, `SHIFT.int8 ${name(mid)}, ${name(xb)}, ${L - vt}`, j === 0 ? `${x.t.name}'s last ${vt} features at lanes j*${vt} (tail sets)` : undefined);
+        const st = storeRow(sch, t, j, sp, c0 + 2 * chip.delays.sxm, `${op.name} x tail ${j}`);
+        sch.issue(sxm, c0 + chip.delays.sxm, `SHIFT.int8 ${name(st.base)}, ${name(mid)}, ${j * vt - (L - vt)}`);
+      }, `${op.name} x tail ${j}`) + 1;
+    }
+    return t;
+  });
+  m.set(key, made);
+  return made;
 }
 
 /**
