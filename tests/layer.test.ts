@@ -60,6 +60,20 @@ describe('compileLayer', () => {
     expect(() => compileLayer(big, { chip: tsp, phase: 'decode', past: 10, chips: 1 })).toThrow(/do not fit on 1 x tsp-v1.*try --chips 2/);
   });
 
+  test('the decode KV cache: in the feeding groups, or in the activation slices where the weights would not fit beside it', async () => {
+    const big = loadModelConfig('llama-3-8b');
+    const slicesOf = (l: { source: string }) => [...l.source.matchAll(/^\.tensor kc_\S+ \S+ @ (MEM\.[WE])(\d+):/gm)].map((m) => Number(m[2]));
+    // batch 1: 8 slices a plane, beyond the 12 activation slices of a side
+    const one = compileLayer(big, { chip: tsp, phase: 'decode', past: 2047, timingOnly: true });
+    expect(slicesOf(one).length).toBe(4 * 8);
+    expect(Math.min(...slicesOf(one))).toBeGreaterThanOrEqual(12);
+    // batch 8: 33.5 MB of cache a chip; the weights need both groups, so the cache moves
+    const eight = compileLayer(big, { chip: tsp, phase: 'decode', past: 2047, batch: 8, timingOnly: true });
+    expect(Math.max(...slicesOf(eight))).toBeLessThan(12);
+    const run = await runCompiledLayer(eight, wasm, { functional: false, checked: false });
+    expect(run.cycles).toBe(eight.predictedCycles);
+  }, 180_000);
+
   test('chip counts that do not divide the heads are refused by name', () => {
     expect(() => compileLayer(tiny, { chip: tsp, phase: 'decode', past: 5, chips: 3 })).toThrow(/num_attention_heads \(4\) is not a multiple of 3/);
   });

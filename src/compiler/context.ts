@@ -70,6 +70,9 @@ export interface LayerCtx {
    * nothing in the layer waits for them), each returning the cycle its op's outputs are complete;
    * absent: each op places everything itself. */
   deferred?: { op: string; place: () => number }[];
+  /** The decode KV cache in the activation slices, not in the planes' last feeding groups (where
+   * the weights would not fit beside it). */
+  cacheNear?: boolean;
 }
 
 /** A lowering places one op's instructions from cycle `start` on and returns the first cycle on

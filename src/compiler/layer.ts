@@ -215,17 +215,26 @@ function compileFor(config: ModelConfig, o: CompileLayerOptions, graph: LayerGra
  * share: every op lowered in graph order from the cycle its inputs are in SRAM. */
 export function compileGraph(config: ModelConfig, graph: LayerGraph, weights: StoredWeights, inputs: LayerInputs, o: GraphCompileOptions): CompiledLayer {
   // the fewest feeding groups that hold this chip's weights; the rest of SRAM holds activations
+  // (and the decode KV cache in the last groups, or, where the weights then do not fit beside
+  // it, in the activation slices: a batch of long sequences)
   const most = maxGroupsPerPlane(o.chip);
-  for (let groups = WeightStore.groupsFor(o.chip, matrixBytes(graph) / o.share.ranks); ; groups++) {
-    try {
-      return compileWith(config, graph, weights, inputs, o, groups);
-    } catch (e) {
-      if (!(e instanceof WeightsFull) || groups >= most) throw e;
+  for (const cacheNear of [false, true]) {
+    for (let groups = WeightStore.groupsFor(o.chip, matrixBytes(graph) / o.share.ranks); ; groups++) {
+      try {
+        return compileWith(config, graph, weights, inputs, o, groups, cacheNear);
+      } catch (e) {
+        if (!(e instanceof WeightsFull)) throw e;
+        if (groups >= most) {
+          if (cacheNear) throw e;
+          break;
+        }
+      }
     }
   }
+  throw new Error('internal: unreachable');
 }
 
-function compileWith(config: ModelConfig, graph: LayerGraph, weights: StoredWeights, inputs: LayerInputs, o: GraphCompileOptions, groups: number): CompiledLayer {
+function compileWith(config: ModelConfig, graph: LayerGraph, weights: StoredWeights, inputs: LayerInputs, o: GraphCompileOptions, groups: number, cacheNear: boolean): CompiledLayer {
   const chip = o.chip;
   const ranks = o.share.ranks;
   const sch = new Schedule(chip);
@@ -240,6 +249,7 @@ function compileWith(config: ModelConfig, graph: LayerGraph, weights: StoredWeig
     units: new Set(),
     fused: new Map(),
     deferred: [],
+    cacheNear,
   };
   const { rows: M } = graph.shape;
   const H = config.hiddenSize;
