@@ -52,8 +52,10 @@ export class Schedule {
   readonly chip: ChipConfig;
   readonly plan: Floorplan;
   private readonly queues = new Map<string, { items: Placed[]; last: Placed | null }>();
-  private readonly spans = new Map<string, [number, number][]>();
-  private readonly ports = new Map<string, number>();
+  /** Per stream id: flight -> the position spans held on it, flat (lo, hi, lo, hi, ...). */
+  private readonly spans: Map<number, number[]>[] = [];
+  /** Per MEM slice: cycle -> ports used. */
+  private readonly ports = new Map<string, Map<number, number>>();
   /** Busy intervals of each C2C link queue. */
   private readonly links = new Map<string, [number, number][]>();
   private readonly ready = new Map<string, number>();
@@ -185,7 +187,8 @@ export class Schedule {
   /** True if positions lo..hi of one flight of streams id .. id+width-1 are free. */
   spanFree(id: number, width: number, flight: number, lo: number, hi: number): boolean {
     for (let s = id; s < id + width; s++) {
-      for (const [a, b] of this.spans.get(`${s}:${flight}`) ?? []) if (lo <= b && a <= hi) return false;
+      const list = this.spans[s]?.get(flight);
+      if (list) for (let i = 0; i < list.length; i += 2) if (lo <= list[i + 1]! && list[i]! <= hi) return false;
     }
     return true;
   }
@@ -221,15 +224,28 @@ export class Schedule {
   /** Reserves positions lo..hi of one flight of streams id .. id+width-1. */
   claimStreams(id: number, width: number, flight: number, lo: number, hi: number, what: string): void {
     for (let s = id; s < id + width; s++) {
-      const key = `${s}:${flight}`;
-      const list = this.spans.get(key) ?? [];
-      for (const [a, b] of list) {
-        if (lo <= b && a <= hi) throw new ScheduleConflict(`${what}: stream ${this.plan.streamName(s)} flight ${flight} positions ${lo}..${hi} overlap ${a}..${b}`);
+      const flights = (this.spans[s] ??= new Map());
+      let list = flights.get(flight);
+      if (list) {
+        for (let i = 0; i < list.length; i += 2) {
+          if (lo <= list[i + 1]! && list[i]! <= hi) throw new ScheduleConflict(`${what}: stream ${this.plan.streamName(s)} flight ${flight} positions ${lo}..${hi} overlap ${list[i]}..${list[i + 1]}`);
+        }
+      } else {
+        list = [];
+        flights.set(flight, list);
       }
-      const span: [number, number] = [lo, hi];
-      list.push(span);
-      this.spans.set(key, list);
-      this.undo?.push(() => list.splice(list.indexOf(span), 1));
+      list.push(lo, hi);
+      const held = list;
+      this.undo?.push(() => {
+        // undone in reverse order, so the span is the last one with these bounds
+        for (let i = held.length - 2; i >= 0; i -= 2) {
+          if (held[i] === lo && held[i + 1] === hi) {
+            held.splice(i, 2);
+            break;
+          }
+        }
+        if (!held.length) flights.delete(flight);
+      });
     }
   }
 
@@ -275,11 +291,13 @@ export class Schedule {
   }
 
   claimPorts(slice: string, cycle: number, n: number, what: string): void {
-    const key = `${slice}:${cycle}`;
-    const used = (this.ports.get(key) ?? 0) + n;
+    let cycles = this.ports.get(slice);
+    if (!cycles) this.ports.set(slice, (cycles = new Map()));
+    const used = (cycles.get(cycle) ?? 0) + n;
     if (used > this.chip.memPorts) throw new ScheduleConflict(`${what}: ${slice} needs ${used} ports on cycle ${cycle}`);
-    this.ports.set(key, used);
-    this.undo?.push(() => this.ports.set(key, used - n));
+    cycles.set(cycle, used);
+    const held = cycles;
+    this.undo?.push(() => (used - n ? held.set(cycle, used - n) : held.delete(cycle)));
   }
 
   addTensor(t: TensorDecl): void {
