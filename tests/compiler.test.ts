@@ -12,6 +12,7 @@ import { mulberry32 } from '../src/asm/fill.js';
 import { packTails, splitK } from '../src/compiler/linear.js';
 import { WeightStore } from '../src/compiler/weight-store.js';
 import { Schedule, ScheduleConflict } from '../src/compiler/schedule.js';
+import { FitError, Sram } from '../src/compiler/sram.js';
 
 function data(K: number, N: number, seed: number) {
   const r = mulberry32(seed);
@@ -152,6 +153,42 @@ describe('layer projections: how K-tiles are dealt to the MXM planes (linear.ts 
   it('all: each N-tile split over the four planes in order (row-split projections feed an all-reduce)', () => {
     const p = splitK(13, 7, 4, true);
     for (let nn = 0; nn < 13; nn++) expect(p.map((q) => q.filter((x) => x.nn === nn).length)).toEqual([1, 1, 1, 1]);
+  });
+});
+
+describe('SRAM headroom (sram.ts): activations at the top of the last feeding groups when the activation pairs are full', () => {
+  const chip = loadChipPreset('tsp-v1');
+  const V = chip.memVectorsPerSlice;
+  const make = () => {
+    const sch = new Schedule(chip);
+    const ws = new WeightStore(sch, 2);
+    const last = ws.planes.flatMap((pl) => pl.groups[pl.groups.length - 1]!);
+    return { sram: new Sram(sch, ws.activationSlices, true, ws.spareSlices, last), ws, last };
+  };
+  it('a tensor the pairs cannot hold goes to the top of a headroom pair, above the weights\' share', () => {
+    const { sram, ws, last } = make();
+    // fill every activation pair
+    for (const [a, b] of sram.pairs) sram.take([a, b], V, 'filler');
+    sram.reserveForWeights(V - 1000);
+    expect(() => sram.alloc('big', 'fp32', 1100)).toThrow(FitError); // 2200 vectors a slice of a pair, 1100 of 4 slices: > 1000
+    const t = sram.alloc('fits', 'fp32', 400);
+    expect(t.slices.every((s) => last.includes(s))).toBe(true);
+    expect(t.addr).toBe(V - 800);
+    // a 4-byte tensor too long for a pair: byte planes over 4 slices, one each
+    const wide = sram.alloc('wide', 'fp32', 900);
+    expect(wide.slices.length).toBe(4);
+    expect(wide.addr).toBe(V - 900);
+    // the weights fill the same slices upwards up to the activations, never across them
+    expect(sram.take(t.slices, V - 800, 'weights')).toBe(0);
+    expect(() => sram.take(t.slices, 1, 'weights')).toThrow(FitError);
+    expect(ws.planes.flatMap((pl) => pl.groups[1]!)).toEqual(last);
+  });
+  it('without headroom slices the same tensor is a FitError naming it', () => {
+    const sch = new Schedule(chip);
+    const ws = new WeightStore(sch, 2);
+    const sram = new Sram(sch, ws.activationSlices, true, ws.spareSlices);
+    for (const [a, b] of sram.pairs) sram.take([a, b], V, 'filler');
+    expect(() => sram.alloc('fits', 'fp32', 400)).toThrow(/tensor fits \(fp32\[400,320\]\) does not fit/);
   });
 });
 

@@ -13,7 +13,7 @@ import { buildLayerGraph, type GraphOp, type LayerGraph, type LayerOptions } fro
 import { randomInputs, randomWeights, storeWeights, type LayerInputs, type StoredWeights } from '../models/weights.js';
 import { runReference } from '../models/reference.js';
 import type { Act, LayerCtx, Lowering, Share } from './context.js';
-import { lowerAccReduce, lowerDequant, lowerMatmul } from './linear.js';
+import { lastGroupWeightsBound, lowerAccReduce, lowerDequant, lowerMatmul } from './linear.js';
 import { encodeF32 } from './rows.js';
 import { Schedule } from './schedule.js';
 import { FitError, Sram } from './sram.js';
@@ -239,7 +239,7 @@ function compileWith(config: ModelConfig, graph: LayerGraph, weights: StoredWeig
   const ranks = o.share.ranks;
   const sch = new Schedule(chip);
   const weightStore = new WeightStore(sch, groups);
-  const sram = new Sram(sch, weightStore.activationSlices, o.timingOnly === true, weightStore.spareSlices);
+  const sram = new Sram(sch, weightStore.activationSlices, o.timingOnly === true, weightStore.spareSlices, weightStore.planes.flatMap((pl) => pl.groups[pl.groups.length - 1]!));
   const ctx: LayerCtx = {
     chip, sch, sram, weightStore, graph, weights, inputs,
     share: o.share,
@@ -251,6 +251,9 @@ function compileWith(config: ModelConfig, graph: LayerGraph, weights: StoredWeig
     deferred: [],
     cacheNear,
   };
+  // the weights' share of the last feeding groups (the groups fill first to last), kept from the
+  // activations that find every activation pair full
+  sram.reserveForWeights(lastGroupWeightsBound(ctx, graph.ops));
   const { rows: M } = graph.shape;
   const H = config.hiddenSize;
   const L = chip.lanes;

@@ -61,6 +61,33 @@ export function linearOutPer(ctx: LayerCtx, op: GraphOp): number {
   return ['q_proj', 'k_proj', 'v_proj'].includes(op.name) ? headsPer(ctx.chip, ctx.graph.config.headDim) : ctx.chip.lanes;
 }
 
+/**
+ * At most how many vectors of each slice of a plane's last feeding group the weights of `ops`
+ * take (before their inputs' layouts are known): a K-tile install takes I x memPorts vectors of
+ * each slice of a group, and a group holds whole installs; an op has at most N-tiles x K-tiles of
+ * the narrowest input tiles it can have, dealt over the planes (+1 for the dealing's rounding).
+ * The allocator keeps this much of the last groups free of activations (Sram headroom).
+ */
+export function lastGroupWeightsBound(ctx: LayerCtx, ops: GraphOp[]): number {
+  const { chip, weightStore: ws } = ctx;
+  const L = chip.lanes;
+  const D = ctx.graph.config.headDim;
+  let units = 0;
+  let unit = 1;
+  for (const op of ops) {
+    if (op.attrs.kind !== 'linear') continue;
+    const sh = linearShare(ctx, op);
+    const eb = op.dtype === 'int8' ? 1 : 2;
+    const KR = L / eb;
+    unit = Math.max(unit, Math.ceil(KR / (ws.R / eb)) * chip.memPorts);
+    const perIn = op.name === 'o_proj' ? Math.max(1, Math.floor(KR / D)) * D : KR;
+    units += Math.ceil((Math.ceil(sh.outCols / linearOutPer(ctx, op)) * Math.ceil(sh.inCols / perIn)) / ws.planes.length) + 1;
+  }
+  const perGroup = Math.floor(chip.memVectorsPerSlice / unit);
+  const groups = ws.planes[0]?.groups.length ?? 1;
+  return Math.max(0, units - (groups - 1) * perGroup) * unit;
+}
+
 /** The int8 matrix product into int32 sums: returns the accumulator tensor (graph name "<op>.acc"). */
 export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
   const a = op.attrs as LinearAttrs;
@@ -522,7 +549,9 @@ export function lowerDequant(ctx: LayerCtx, op: GraphOp, start: number): number 
   let end = start;
   for (let m = 0; m < M; m++) {
     for (let nn = 0; nn < nt; nn++) {
-      c = sch.attempt(c, (cy) => {
+      // (from the cycle its sums are in SRAM: a long projection's may land after the budget of
+      // tries from the op's start)
+      c = sch.attempt(Math.max(c, sch.readyAt(`${acc.t.name}[${m * nt + nn}]`) ?? c), (cy) => {
         const accB = readRow(sch, acc.t, m * nt + nn, cy, vxm, `${op.name} acc`);
         const f = chain(sch, 4, cy + d.vxmLarge, `${op.name} cvt`);
         sch.issue(alu(0), cy, `CVT.fp32 ${name(f)}, ${name(accB)}, int32`);

@@ -1,11 +1,13 @@
 // SRAM allocation for a compiled layer: which MEM slices hold weights (the MXM planes' feeding
 // groups, see linear.ts) and which hold activations, scratch and the KV cache, and a bump
-// allocator over each slice. A layer that does not fit fails here with a FitError naming the
+// allocator over each slice (upwards; activations that find every activation pair full take the
+// top of the last feeding groups' slices, downwards, while the weights fill them upwards). A layer that does not fit fails here with a FitError naming the
 // tensor and the shortfall; the layer compiler turns that into a suggested chip count.
 //
 // A tensor is `rows` vectors of `lanes` elements. A b-byte dtype has b byte planes per row; they
 // are split evenly over the tensor's slices (1 or 2: fp32 over two slices, planes 0-1 and 2-3,
-// because a slice has two ports), row r's planes at addr + r * planesPerSlice (src/asm/program.ts).
+// because a slice has two ports; 4 in the headroom), row r's planes at addr + r * planesPerSlice
+// (src/asm/program.ts).
 import type { ChipConfig } from '../chip/config.js';
 import { SfError } from '../util/errors.js';
 import type { Schedule } from './schedule.js';
@@ -50,7 +52,15 @@ export class Sram {
   /** Pairs of `pairs` taken only when the others are full (spare slices: farther from the VXM). */
   private readonly near: number;
 
-  constructor(sch: Schedule, activationSlices: string[], dataless = false, spareSlices: string[] = []) {
+  /** Pairs of weight slices whose tops hold activations when every pair of `pairs` is full (a long
+   * prompt), allocated downwards from the top while the weights fill them upwards. */
+  private readonly headroom: [string, string][] = [];
+  /** Lowest address taken from the top, per slice. */
+  private readonly top = new Map<string, number>();
+  /** Addresses below which no activation goes from the top (the weights' share), per slice. */
+  private readonly reserved = new Map<string, number>();
+
+  constructor(sch: Schedule, activationSlices: string[], dataless = false, spareSlices: string[] = [], headroomSlices: string[] = []) {
     this.sch = sch;
     this.dataless = dataless;
     this.chip = sch.chip;
@@ -58,29 +68,42 @@ export class Sram {
     if (!this.pairs.length) throw new SfError(`chip ${this.chip.name}: no MEM slices left for activations`);
     this.near = this.pairs.length;
     for (let i = 0; i + 1 < spareSlices.length; i += 2) this.pairs.push([spareSlices[i], spareSlices[i + 1]]);
+    for (let i = 0; i + 1 < headroomSlices.length; i += 2) this.headroom.push([headroomSlices[i], headroomSlices[i + 1]]);
+  }
+
+  /** Keeps addresses below `vectors` of each headroom slice for the weights. */
+  reserveForWeights(vectors: number): void {
+    for (const pr of this.headroom) for (const s of pr) this.reserved.set(s, vectors);
+  }
+
+  private limit(slice: string): number {
+    return this.top.get(slice) ?? this.chip.memVectorsPerSlice;
   }
 
   /** Vectors still free in a slice. */
   free(slice: string): number {
-    return this.chip.memVectorsPerSlice - (this.next.get(slice) ?? 0);
+    return this.limit(slice) - (this.next.get(slice) ?? 0);
   }
 
-  /** Reserves `vectors` consecutive addresses in every slice of `slices` (the same address). */
-  take(slices: string[], vectors: number, what: string): number {
-    const addr = Math.max(...slices.map((s) => this.next.get(s) ?? 0));
-    if (addr + vectors > this.chip.memVectorsPerSlice) {
-      const short = addr + vectors - this.chip.memVectorsPerSlice;
-      throw new FitError(what, `${what} does not fit: ${slices.join('+')} ${slices.length > 1 ? 'have' : 'has'} ${Math.max(0, this.chip.memVectorsPerSlice - addr)} free vectors, it needs ${vectors} (short by ${short * slices.length * this.chip.lanes} bytes)`, short * slices.length * this.chip.lanes);
+  /** Reserves `vectors` consecutive addresses in every slice of `slices` (the same address):
+   * upwards from the lowest free one, or (`fromTop`) downwards from the highest. */
+  take(slices: string[], vectors: number, what: string, fromTop = false): number {
+    const low = Math.max(...slices.map((s) => this.next.get(s) ?? 0));
+    const high = Math.min(...slices.map((s) => this.limit(s)));
+    if (low + vectors > high) {
+      const short = low + vectors - high;
+      throw new FitError(what, `${what} does not fit: ${slices.join('+')} ${slices.length > 1 ? 'have' : 'has'} ${Math.max(0, high - low)} free vectors, it needs ${vectors} (short by ${short * slices.length * this.chip.lanes} bytes)`, short * slices.length * this.chip.lanes);
     }
-    for (const s of slices) this.next.set(s, addr + vectors);
+    const addr = fromTop ? high - vectors : low;
+    for (const s of slices) (fromTop ? this.top : this.next).set(s, fromTop ? addr : addr + vectors);
     return addr;
   }
 
   /** A tensor in the given slices (1 or 2; its byte planes split evenly). */
-  place(name: string, dtype: ChipDtype, rows: number, slices: string[], opts: { data?: Uint8Array | Uint8Array[]; output?: boolean } = {}): ChipTensor {
+  place(name: string, dtype: ChipDtype, rows: number, slices: string[], opts: { data?: Uint8Array | Uint8Array[]; output?: boolean; fromTop?: boolean } = {}): ChipTensor {
     const bytes = CHIP_BYTES[dtype];
     if (bytes % slices.length) throw new Error(`internal: ${dtype} cannot split over ${slices.length} slices`);
-    const addr = this.take(slices, Math.max(1, rows) * (bytes / slices.length), `tensor ${name} (${dtype}[${rows},${this.chip.lanes}])`);
+    const addr = this.take(slices, Math.max(1, rows) * (bytes / slices.length), `tensor ${name} (${dtype}[${rows},${this.chip.lanes}])`, opts.fromTop);
     const t: ChipTensor = { name, dtype, rows, slices, addr };
     this.sch.addTensor({ name, dtype, rows: Math.max(1, rows), cols: this.chip.lanes, placement: slices.map((slice) => ({ slice, addr })), data: this.dataless ? undefined : opts.data, output: opts.output });
     return t;
@@ -113,6 +136,25 @@ export class Sram {
       } catch (e) {
         if (!(e instanceof FitError)) throw e;
         last = e;
+      }
+    }
+    // every activation pair full: the top of a weight pair with room (its side first), where no
+    // pair was asked for and none had to be avoided
+    // (a 4-byte tensor too long for a pair spreads its byte planes over two pairs, one a slice)
+    if (opts.pair === undefined) {
+      const room = (pr: string[]) => Math.min(...pr.map((x) => this.limit(x) - Math.max(this.next.get(x) ?? 0, this.reserved.get(x) ?? 0)));
+      const offSide = (pr: string[]) => Number(Boolean(opts.side) && !pr[0]!.startsWith(`MEM.${opts.side}`));
+      const quads = bytes === 4 ? this.headroom.flatMap((pr, i) => (i % 2 === 0 && this.headroom[i + 1]?.[0][4] === pr[0][4] ? [[...pr, ...this.headroom[i + 1]!]] : [])) : [];
+      const order = [...this.headroom.map((pr) => [...pr]).sort((a, b) => offSide(a) - offSide(b) || room(b) - room(a)), ...quads.sort((a, b) => offSide(a) - offSide(b) || room(b) - room(a))];
+      for (const pr of order) {
+        if (opts.avoid?.some((s) => pr.includes(s))) continue;
+        const slices = bytes === 1 ? [pr[0]!] : [...pr];
+        if (slices.some((x) => this.limit(x) - Math.max(1, rows) * (bytes / slices.length) < (this.reserved.get(x) ?? 0))) continue;
+        try {
+          return this.place(name, dtype, rows, slices, { ...opts, fromTop: true });
+        } catch (e) {
+          if (!(e instanceof FitError)) throw e;
+        }
       }
     }
     throw last;
