@@ -1,8 +1,9 @@
 // SRAM allocation for a compiled layer: which MEM slices hold weights (the MXM planes' feeding
 // groups, see linear.ts) and which hold activations, scratch and the KV cache, and a bump
 // allocator over each slice (upwards; activations that find every activation pair full take the
-// top of the last feeding groups' slices, downwards, while the weights fill them upwards). A layer that does not fit fails here with a FitError naming the
-// tensor and the shortfall; the layer compiler turns that into a suggested chip count.
+// top of the last feeding groups' slices, downwards, while the weights fill them upwards). A
+// layer that does not fit fails here with a FitError naming the tensor and the shortfall; the
+// layer compiler turns that into a suggested chip count.
 //
 // A tensor is `rows` vectors of `lanes` elements. A b-byte dtype has b byte planes per row; they
 // are split evenly over the tensor's slices (1 or 2: fp32 over two slices, planes 0-1 and 2-3,
@@ -138,13 +139,14 @@ export class Sram {
         last = e;
       }
     }
-    // every activation pair full: the top of a weight pair with room (its side first), where no
-    // pair was asked for and none had to be avoided
-    // (a 4-byte tensor too long for a pair spreads its byte planes over two pairs, one a slice)
+    // every activation pair full (and no pair asked for): the top of a headroom pair, above the
+    // weights' line, on the asked side first, the roomiest first; a 4-byte tensor too long for a
+    // pair spreads its byte planes over two neighbouring pairs of a side, one plane a slice
     if (opts.pair === undefined) {
       const room = (pr: string[]) => Math.min(...pr.map((x) => this.limit(x) - Math.max(this.next.get(x) ?? 0, this.reserved.get(x) ?? 0)));
       const offSide = (pr: string[]) => Number(Boolean(opts.side) && !pr[0]!.startsWith(`MEM.${opts.side}`));
-      const quads = bytes === 4 ? this.headroom.flatMap((pr, i) => (i % 2 === 0 && this.headroom[i + 1]?.[0][4] === pr[0][4] ? [[...pr, ...this.headroom[i + 1]!]] : [])) : [];
+      const sameSide = (a: string, b: string) => a.slice(0, 5) === b.slice(0, 5);
+      const quads = bytes === 4 ? this.headroom.flatMap((pr, i) => (i % 2 === 0 && this.headroom[i + 1] && sameSide(this.headroom[i + 1]![0], pr[0]) ? [[...pr, ...this.headroom[i + 1]!]] : [])) : [];
       const order = [...this.headroom.map((pr) => [...pr]).sort((a, b) => offSide(a) - offSide(b) || room(b) - room(a)), ...quads.sort((a, b) => offSide(a) - offSide(b) || room(b) - room(a))];
       for (const pr of order) {
         if (opts.avoid?.some((s) => pr.includes(s))) continue;
