@@ -74,6 +74,24 @@ describe('compileLayer', () => {
     expect(run.cycles).toBe(eight.predictedCycles);
   }, 180_000);
 
+  test('on four chips the row-split all-reduces are a reduce-scatter and an all-gather through per-chip index tables, verified', async () => {
+    // 4 KV heads: one a chip; a 6-token prefill: 12 rows of o/down sums, 6 messages a link, not 12
+    const four = parseModelConfig({
+      architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_act: 'silu', hidden_size: 512, intermediate_size: 1024,
+      num_attention_heads: 8, num_key_value_heads: 4, max_position_embeddings: 1024, num_hidden_layers: 2,
+      rms_norm_eps: 1e-5, rope_theta: 10000, vocab_size: 1000,
+    }, 'four-kv');
+    const { layer: l } = await check(four, { phase: 'prefill', tokens: 6, chips: 4 });
+    expect(l.source).toMatch(/; o_proj all-reduce: reduce-scatter/);
+    expect(l.source).toMatch(/; down_proj all-reduce: all-gather/);
+    expect(l.source).toMatch(/GATHER o_proj_acc\[0\]/);
+    expect(l.source).toMatch(/SCATTER down_proj_acc\[0\]/);
+    // each link of a chip sends 2 x 3 messages an all-reduce (the direct exchange: 12), and one
+    // for each of the two split quantisations' packed row maxima
+    const sends = (l.source.split('.queue C2C.0')[1]!.split('.queue')[0]!.match(/SEND/g) ?? []).length;
+    expect(sends).toBe(2 * 2 * 3 + 2);
+  }, 120_000);
+
   test('chip counts that do not divide the heads are refused by name', () => {
     expect(() => compileLayer(tiny, { chip: tsp, phase: 'decode', past: 5, chips: 3 })).toThrow(/num_attention_heads \(4\) is not a multiple of 3/);
   });

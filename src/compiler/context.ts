@@ -90,11 +90,11 @@ export function act(ctx: LayerCtx, name: string): Act {
   return a;
 }
 
-/** A new activation tensor in the tile layout. */
-export function newAct(ctx: LayerCtx, name: string, dtype: ChipTensor['dtype'], tokens: number, cols: number, per: number, first = 0, mirrored = false, avoid: string[] = []): Act {
+/** A new activation tensor in the tile layout (and `padRows` more rows after its last). */
+export function newAct(ctx: LayerCtx, name: string, dtype: ChipTensor['dtype'], tokens: number, cols: number, per: number, first = 0, mirrored = false, avoid: string[] = [], padRows = 0): Act {
   const tiles = Math.ceil(cols / per);
   const base = name.replace(/\./g, '_');
-  const t = ctx.sram.alloc(base, dtype, tokens * tiles, { ...(mirrored ? { side: 'W' as const } : {}), ...(avoid.length ? { avoid } : {}) });
+  const t = ctx.sram.alloc(base, dtype, tokens * tiles + padRows, { ...(mirrored ? { side: 'W' as const } : {}), ...(avoid.length ? { avoid } : {}) });
   const a: Act = { t, tokens, tiles, per, cols, first };
   if (mirrored) a.mirror = ctx.sram.alloc(`${base}_e`, dtype, tokens * tiles, { side: 'E' });
   ctx.acts.set(name, a);

@@ -20,9 +20,10 @@ import { chain, encodeF32, readRow, readTwo, storeRow } from './rows.js';
 import { encodeElements } from '../util/numerics.js';
 import type { DtypeName } from '../isa/dtypes.js';
 import { ScheduleConflict } from './schedule.js';
+import { CHIP_BYTES, type ChipTensor } from './sram.js';
 import { allReduceRows } from './allreduce.js';
+import { reduceScatterRows } from './reduce-scatter.js';
 import { WeightsFull } from './weight-store.js';
-import type { ChipTensor } from './sram.js';
 
 type LinearAttrs = Extract<GraphOp['attrs'], { kind: 'linear' }>;
 
@@ -126,7 +127,9 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
   // several rows: the sums are written while later rows of x are read, on cycles a fixed
   // distance apart; sharing a slice with x would collide on every K-tile
   const xSlices = M > 1 ? [...x.t.slices, ...(x.mirror?.slices ?? [])] : [];
-  const acc = newAct(ctx, `${op.name}.acc`, fp ? 'fp32' : 'int32', M, sh.outCols, perOut, sh.outFirst, false, xSlices);
+  // (a pad row for the reduce-scatter's last round)
+  const pad = sh.rowSplit && useReduceScatter(ctx, M * nt, 4) && (M * nt) % ctx.share.ranks ? 1 : 0;
+  const acc = newAct(ctx, `${op.name}.acc`, fp ? 'fp32' : 'int32', M, sh.outCols, perOut, sh.outFirst, false, xSlices, pad);
   ctx.units.add('MEM').add('MXM');
 
   // N-tiles to planes, and each plane's K-tiles to its groups: per feeding slice, one tensor of
@@ -507,13 +510,26 @@ function linearShareFor(ctx: LayerCtx, op: GraphOp, rank: number) {
   return linearShare({ ...ctx, share: { ...ctx.share, rank } }, op);
 }
 
+/** An all-reduce of `rows` rows of `bytes` stream vectors by reduce-scatter + all-gather: on more
+ * than two chips, where the link time it saves exceeds one more link latency and message. */
+function useReduceScatter(ctx: LayerCtx, rows: number, bytes: number): boolean {
+  const N = ctx.share.ranks;
+  const busy = bytes * ctx.chip.c2cVectorCycles;
+  return N > 2 && (rows - 2 * Math.ceil(rows / N)) * busy > ctx.chip.c2cLatencyCycles + busy;
+}
+
 /** Row-split projections (o, down on several chips): all-reduce the int32 partial sums. */
 export function lowerAccReduce(ctx: LayerCtx, op: GraphOp, start: number): number {
   if (!linearShare(ctx, op).rowSplit) return start;
   const acc = act(ctx, `${op.name}.acc`);
   const fp = acc.t.dtype === 'fp32';
+  const rows = acc.tokens * acc.tiles;
+  const add = fp ? 'ADD.fp32' : 'ADD.int32';
+  // more than two chips: a reduce-scatter then an all-gather (2 ceil(rows / N) messages a link
+  // instead of rows) where the messages it saves outweigh its second trip over the links
+  if (useReduceScatter(ctx, rows, CHIP_BYTES[acc.t.dtype])) return reduceScatterRows(ctx, acc.t, rows, add, start, `${op.name} all-reduce`);
   // in place: a row's sum is written after its sends and its own read (it waits for the peers')
-  return allReduceRows(ctx, acc.t, acc.t.rows, fp ? 'ADD.fp32' : 'ADD.int32', acc.t, start, `${op.name} all-reduce`);
+  return allReduceRows(ctx, acc.t, rows, add, acc.t, start, `${op.name} all-reduce`);
 }
 
 /** y = acc * s_x * s_w (+ bias) in fp32, one vector per cycle through four chained ALUs. */
