@@ -8,6 +8,9 @@ import { loadCoreWasm } from '../src/chip/wasm-node.js';
 import { compileLayer, type CompileLayerOptions } from '../src/compiler/layer.js';
 import { runCompiledLayer } from '../src/compiler/run-layer.js';
 import { sramflow } from './helpers/cli.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const tsp = loadChipPreset('tsp-v1');
 const wasm = loadCoreWasm();
@@ -129,5 +132,14 @@ describe('sramflow run/compile <model.json>: bad input', () => {
     const odd = sramflow('compile', 'programs/models/tiny.json', '--chips', '3', '-o', '/tmp/sf-never.sfa');
     expect(odd.code).toBe(2);
     expect(odd.err).toMatch(/num_attention_heads \(4\) is not a multiple of 3/);
+    // values a machine's memory cannot hold: refused up front (13 G weights a layer), not killed
+    const dir = mkdtempSync(join(tmpdir(), 'sf-huge-'));
+    const huge = join(dir, 'huge.json');
+    writeFileSync(huge, JSON.stringify({ architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_act: 'silu', hidden_size: 32768, intermediate_size: 131072, num_attention_heads: 256, num_key_value_heads: 256, max_position_embeddings: 4096, num_hidden_layers: 1, rms_norm_eps: 1e-5, rope_theta: 10000, vocab_size: 1000 }));
+    const mem = sramflow('run', huge);
+    expect(mem.code).toBe(2);
+    expect(mem.err.trim().split('\n')).toHaveLength(1);
+    expect(mem.err).toMatch(/values for one huge layer need about \d+ GB of host memory and this machine has \d+ GB; 'sramflow run --timing-only'/);
+    rmSync(dir, { recursive: true });
   });
 });

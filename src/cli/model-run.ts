@@ -3,7 +3,7 @@
 // the reference (run), or written as a program with its data files (compile).
 import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { SfError } from '../util/errors.js';
 import { parseArgs } from './args.js';
 import { loadModelConfig } from '../models/config.js';
@@ -43,6 +43,7 @@ export function compileFromFlags(path: string, flags: Record<string, unknown>, d
   // token; prefill: the prompt)
   const context = (flags.context as number | undefined) ?? Math.min(phase === 'decode' ? 2048 : 128, config.maxPositionEmbeddings);
   if (context > config.maxPositionEmbeddings) throw new SfError(`--context ${context} exceeds the model's max_position_embeddings (${config.maxPositionEmbeddings})`);
+  if (flags['timing-only'] !== true) checkHostMemory(config, batch * (phase === 'decode' ? 1 : context));
   const o: CompileLayerOptions = {
     phase, batch, dtype: dtype as ModelDtype, chip,
     ...(phase === 'decode' ? { tokens: 1, past: context - 1 } : { tokens: context, past: 0 }),
@@ -55,6 +56,28 @@ export function compileFromFlags(path: string, flags: Record<string, unknown>, d
     onOp,
   };
   return compileLayer(config, o);
+}
+
+/** Host bytes a layer's values take per weight, and how that grows with the tokens of a step: an
+ * estimate from two measurements on a 23 GB machine, not a bound. Llama-3-8B decode with values
+ * peaks at 3.8 GB for 218 M weights (17.5 B each: float64 weights, their int8 copies per chip,
+ * the chips' SRAM images, the reference); Llama-2-70B decode (856 M) runs; its 128-token prefill
+ * passed 19 GB and was killed. */
+const HOST_BYTES_PER_WEIGHT = 22;
+const HOST_TOKENS_DOUBLING = 512;
+
+/** A run or compile with values that would not fit this machine's memory is refused up front
+ * (else the system kills it, with no word said). */
+function checkHostMemory(config: ReturnType<typeof loadModelConfig>, tokens: number): void {
+  const H = config.hiddenSize;
+  const D = config.headDim;
+  const weights = H * D * (2 * config.numAttentionHeads + 2 * config.numKeyValueHeads) + 3 * H * config.intermediateSize;
+  const need = weights * HOST_BYTES_PER_WEIGHT * (1 + tokens / HOST_TOKENS_DOUBLING);
+  const have = totalmem();
+  if (need > 0.8 * have) {
+    const gb = (b: number) => `${(b / 2 ** 30).toFixed(0)} GB`;
+    throw new SfError(`values for one ${config.name ?? 'model'} layer need about ${gb(need)} of host memory and this machine has ${gb(have)}; 'sramflow run --timing-only' gives its schedule and cycles without values`);
+  }
 }
 
 function describe(layer: CompiledLayer): string {
