@@ -4,6 +4,7 @@
 // order; MAX for the row maxima of a split int8 quantisation). The program is the same on every
 // chip (SPMD): link j of chip i goes to chip (i+j+1) mod N and arrives on the peer's link N-2-j
 // (src/system/topology.ts), so every chip sends on links 0..N-2 and receives on all of them.
+// (Row-split projections on more than two chips use reduce-scatter.ts instead: fewer messages.)
 //
 // Rows go out one message each (a stream group of the dtype's width): a link is busy
 // width x c2cVectorCycles per message, so row r is sent on s0 + r * that; it arrives

@@ -200,13 +200,16 @@ export interface GraphCompileOptions {
   /** The first header line of the program (what it is). */
   title: string;
   onOp?: OnOp;
+  /** Activations may take the top of the last feeding groups' slices when the activation pairs
+   * are full (Sram headroom): the last resort, when no more chips can share the layer. */
+  headroom?: boolean;
 }
 
 /** Compiles one layer for `ranks` chips (the program every chip runs, with per-chip data). */
-function compileFor(config: ModelConfig, o: CompileLayerOptions, graph: LayerGraph, weights: StoredWeights, inputs: LayerInputs, ranks: number): CompiledLayer {
+function compileFor(config: ModelConfig, o: CompileLayerOptions, graph: LayerGraph, weights: StoredWeights, inputs: LayerInputs, ranks: number, headroom = false): CompiledLayer {
   const sh = graph.shape;
   return compileGraph(config, graph, weights, inputs, {
-    chip: o.chip, share: shareFor(config, ranks), system: ranks > 1, timingOnly: o.timingOnly, dataDir: o.dataDir, stopAfter: o.stopAfter, from: o.from, onOp: o.onOp,
+    chip: o.chip, share: shareFor(config, ranks), system: ranks > 1, timingOnly: o.timingOnly, dataDir: o.dataDir, stopAfter: o.stopAfter, from: o.from, onOp: o.onOp, headroom,
     title: `${config.name ?? 'model'} layer ${sh.layer}, ${sh.phase}: batch ${sh.batch}, ${sh.tokens} new token(s), ${sh.past} past, dtype ${sh.dtype}, on ${ranks} x ${o.chip.name}`,
   });
 }
@@ -239,7 +242,7 @@ function compileWith(config: ModelConfig, graph: LayerGraph, weights: StoredWeig
   const ranks = o.share.ranks;
   const sch = new Schedule(chip);
   const weightStore = new WeightStore(sch, groups);
-  const sram = new Sram(sch, weightStore.activationSlices, o.timingOnly === true, weightStore.spareSlices, weightStore.planes.flatMap((pl) => pl.groups[pl.groups.length - 1]!));
+  const sram = new Sram(sch, weightStore.activationSlices, o.timingOnly === true, weightStore.spareSlices, o.headroom ? weightStore.planes.flatMap((pl) => pl.groups[pl.groups.length - 1]!) : []);
   const ctx: LayerCtx = {
     chip, sch, sram, weightStore, graph, weights, inputs,
     share: o.share,
@@ -369,22 +372,33 @@ export function compileLayer(config: ModelConfig, o: CompileLayerOptions): Compi
       const ws = new WeightStore(new Schedule(o.chip));
       throw new SfError(`the layer's weights (${mib(matrixBytes(graph))} of int8 matrices) do not fit on ${o.chips} x ${o.chip.name} (${mib(ws.capacityBytes(o.chip) * o.chips)} of weight slices)${need ? `: try --chips ${need}` : ''}`);
     }
+    // (the chips asked for, with the weight slices' headroom if the activations need it)
     try {
       return compileFor(config, o, graph, data().weights, data().inputs, o.chips);
     } catch (e) {
       if (!(e instanceof FitError)) throw e;
-      const need = chipCounts(config).find((n) => n > o.chips! && fitsRoughly(o.chip, graph, n));
-      throw new SfError(`${e.message}; the layer does not fit on ${o.chips} x ${o.chip.name}${need ? `: try --chips ${need}` : ''}`);
+      try {
+        return compileFor(config, o, graph, data().weights, data().inputs, o.chips, true);
+      } catch (e2) {
+        if (!(e2 instanceof FitError)) throw e2;
+        const need = chipCounts(config).find((n) => n > o.chips! && fitsRoughly(o.chip, graph, n));
+        throw new SfError(`${e2.message}; the layer does not fit on ${o.chips} x ${o.chip.name}${need ? `: try --chips ${need}` : ''}`);
+      }
     }
   }
+  // the fewest chips that hold the layer; the weight slices' headroom only where no chip count
+  // holds it without (more chips keep the activations near the VXM: Llama-2-7B's 128-token
+  // prefill fits 2 chips with it, and runs in half the cycles on 4 without)
   let last: FitError | null = null;
-  for (const n of chipCounts(config)) {
-    if (!fitsRoughly(o.chip, graph, n)) continue;
-    try {
-      return compileFor(config, o, graph, data().weights, data().inputs, n);
-    } catch (e) {
-      if (!(e instanceof FitError)) throw e;
-      last = e;
+  for (const headroom of [false, true]) {
+    for (const n of chipCounts(config)) {
+      if (!fitsRoughly(o.chip, graph, n)) continue;
+      try {
+        return compileFor(config, o, graph, data().weights, data().inputs, n, headroom);
+      } catch (e) {
+        if (!(e instanceof FitError)) throw e;
+        last = e;
+      }
     }
   }
   // weights that fit with room for nothing else, or a prompt's activations: say which
