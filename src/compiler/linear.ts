@@ -127,8 +127,8 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
   // several rows: the sums are written while later rows of x are read, on cycles a fixed
   // distance apart; sharing a slice with x would collide on every K-tile
   const xSlices = M > 1 ? [...x.t.slices, ...(x.mirror?.slices ?? [])] : [];
-  // (a pad row for the reduce-scatter's last round)
-  const pad = sh.rowSplit && useReduceScatter(ctx, M * nt, 4) && (M * nt) % ctx.share.ranks ? 1 : 0;
+  // (pad rows for the reduce-scatter's last slot: up to a multiple of the chips)
+  const pad = sh.rowSplit && useReduceScatter(ctx, M * nt, 4) ? (ctx.share.ranks - ((M * nt) % ctx.share.ranks)) % ctx.share.ranks : 0;
   const acc = newAct(ctx, `${op.name}.acc`, fp ? 'fp32' : 'int32', M, sh.outCols, perOut, sh.outFirst, false, xSlices, pad);
   ctx.units.add('MEM').add('MXM');
 

@@ -7,8 +7,9 @@
 // partial of q's row i*N + q, and sums its own row with the N - 1 partials it receives, writing the
 // sum back; round 2: it sends the sum on every link, and writes each peer's summed row where it
 // belongs. Which row a chip sends or writes depends on the chip while the program is the same on
-// every chip: rows are read by MEM GATHER and written by SCATTER through per-chip index tables
-// (every lane of an index row holds the row's number; rows past `rows` name a pad row of t).
+// every chip: rows are read by MEM GATHER and written by SCATTER from slot i's first row i*N, with
+// a per-chip index table: its row k holds (p + k) mod N on every lane (k = 0: the own row; k = m + 1:
+// link m's peer's). t has pad rows up to K*N for the last slot.
 // Every message of round 1 leaves a link before any of round 2, so each link's receives take its
 // messages in the order they were sent (RECV takes the oldest). The sums are exact for int32 and
 // for MAX, and the same on every chip in any case (one chip sums a row, the others copy it).
@@ -16,7 +17,7 @@ import type { LayerCtx } from './context.js';
 import { i16Bytes } from './attn-common.js';
 import { linkSlice } from './allreduce.js';
 import { chain } from './rows.js';
-import { CHIP_BYTES, planesPerSlice, type ChipTensor } from './sram.js';
+import { CHIP_BYTES, FitError, planesPerSlice, type ChipTensor } from './sram.js';
 import { ScheduleConflict } from './schedule.js';
 
 export function reduceScatterRows(ctx: LayerCtx, t: ChipTensor, rows: number, op: 'ADD.int32' | 'ADD.fp32' | 'MAX.fp32', start: number, what: string): number {
@@ -31,16 +32,14 @@ export function reduceScatterRows(ctx: LayerCtx, t: ChipTensor, rows: number, op
   const flight = busy + chip.c2cLatencyCycles;
   const links = Array.from({ length: N - 1 }, (_, j) => j);
   const name = (id: number) => sch.plan.streamName(id);
-  if (K * N > rows && t.rows <= rows) throw new Error(`internal: ${what}: ${t.name} has no pad row`);
+  if (t.rows < K * N) throw new Error(`internal: ${what}: ${t.name} has ${t.rows} rows, the last slot needs ${K * N}`);
   ctx.units.add('C2C').add('VXM').add('MEM');
 
-  // index tables, per chip: row k*K + i names chip p's row i*N + (p + k) mod N (k = 0: its own;
-  // k = m + 1: link m's peer's)
-  const rowOf = (p: number, k: number, i: number) => Math.min(rows, i * N + ((p + k) % N));
-  const data = ctx.timingOnly ? undefined : Array.from({ length: N }, (_, p) => i16Bytes(Array.from({ length: N * K * L }, (_, x) => rowOf(p, Math.floor(x / (K * L)), Math.floor(x / L) % K))));
-  const idxSlice = ctx.sram.pairs.flat().find((s) => !t.slices.includes(s) && ctx.sram.free(s) >= 2 * N * K);
-  if (!idxSlice) throw new ScheduleConflict(`${what}: no slice has room for the index tables`);
-  const idx = ctx.sram.place(`${t.name}_rs_idx`, 'fp16', N * K, [idxSlice], { data });
+  // the index table, per chip p: row k holds (p + k) mod N
+  const data = ctx.timingOnly ? undefined : Array.from({ length: N }, (_, p) => i16Bytes(Array.from({ length: N * L }, (_, x) => (p + Math.floor(x / L)) % N)));
+  const idxSlice = ctx.sram.pairs.flat().find((s) => !t.slices.includes(s) && ctx.sram.free(s) >= 2 * N);
+  if (!idxSlice) throw new FitError(`${t.name}_rs_idx`, `${what}: no activation slice has room for its index table (${2 * N} vectors)`, 2 * N * L);
+  const idx = ctx.sram.place(`${t.name}_rs_idx`, 'fp16', N, [idxSlice], { data });
   const ip = sch.position(idxSlice);
   const tp = t.slices.map((s) => sch.position(s));
   const vxm = ctx.vxm;
@@ -67,28 +66,29 @@ export function reduceScatterRows(ctx: LayerCtx, t: ChipTensor, rows: number, op
     }
     return out;
   };
-  // table k's row i of t, gathered so that it passes position `to` on `arrive` (after `keys`)
+  // slot i's row named by index row k, gathered so that it passes position `to` on `arrive`
+  // (after `keys`)
   const gatherTo = (k: number, i: number, to: number, arrive: number, keys: string[], w: string): number => {
     const at = tp.map((p) => ({ pos: p, cycle: arrive - sch.travel(p, to) - d.memRead }));
     const base = sch.pickStreams(tp[0]! < to, width, tp.map((p, j) => ({ offset: j * pps, width: pps, from: p, cycle: at[j]!.cycle + d.memRead, to })), w);
-    const ib = indexTo(k * K + i, at, w);
+    const ib = indexTo(k, at, w);
     t.slices.forEach((s, j) => {
       for (const key of keys) sch.checkReady(key, at[j]!.cycle, w);
       sch.claimPorts(s, at[j]!.cycle, pps, w);
-      sch.issue(s, at[j]!.cycle, `GATHER ${t.name}[0], ${name(ib[j]!)}, ${name(base + j * pps)}, ${pps}`);
+      sch.issue(s, at[j]!.cycle, `GATHER ${t.name}[${i * N}], ${name(ib[j]!)}, ${name(base + j * pps)}, ${pps}`);
     });
     return base;
   };
-  // a value leaving `from` on `cycle` scattered to table k's row i of t: its streams and the
-  // cycle from which the row holds it
+  // a value leaving `from` on `cycle` scattered to slot i's row named by index row k: its streams
+  // and the cycle from which the row holds it
   const scatterFrom = (k: number, i: number, from: number, cycle: number, w: string): { base: number; ready: number } => {
     const base = sch.pickStreams(tp[0]! > from, width, tp.map((p, j) => ({ offset: j * pps, width: pps, from, cycle, to: p })), w);
     const at = tp.map((p) => ({ pos: p, cycle: cycle + sch.travel(from, p) }));
-    const ib = indexTo(k * K + i, at, w);
+    const ib = indexTo(k, at, w);
     let ready = 0;
     t.slices.forEach((s, j) => {
       sch.claimPorts(s, at[j]!.cycle + 1, pps, w);
-      sch.issue(s, at[j]!.cycle, `SCATTER ${t.name}[0], ${name(ib[j]!)}, ${name(base + j * pps)}, ${pps}`);
+      sch.issue(s, at[j]!.cycle, `SCATTER ${t.name}[${i * N}], ${name(ib[j]!)}, ${name(base + j * pps)}, ${pps}`);
       ready = Math.max(ready, at[j]!.cycle + 2);
     });
     return { base, ready };
