@@ -76,7 +76,7 @@ function checkHostMemory(config: ReturnType<typeof loadModelConfig>, tokens: num
   const have = totalmem();
   if (need > 0.8 * have) {
     const gb = (b: number) => `${(b / 2 ** 30).toFixed(0)} GB`;
-    throw new SfError(`values for one ${config.name ?? 'model'} layer need about ${gb(need)} of host memory and this machine has ${gb(have)}; 'sramflow run --timing-only' gives its schedule and cycles without values`);
+    throw new SfError(`values for one ${config.name ?? 'model'} layer need about ${gb(need)} of host memory, more than 80% of this machine's ${gb(have)}; 'sramflow run --timing-only' gives its schedule and cycles without values`);
   }
 }
 
