@@ -333,7 +333,7 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
       if (tails) {
         // a tail set: one install, then one MM per N-tile, each emitting that tile's partial sum
         const w = where.get(`${pi}:tails:${tails[0]}`)!;
-        const xs = tailCopies(ctx, op, x, vt, Q, start)[pl.side === 'E' && x.mirror ? 1 : 0]!;
+        const xs = tailCopies(ctx, op, x, vt, Math.floor(KR / vt), start)[pl.side === 'E' && x.mirror ? 1 : 0]!;
         const dests = tails.map((tn) => {
           const dest = { t: tailSums!, row: tn };
           split.set(tn, [...(split.get(tn) ?? []), dest]);
@@ -441,7 +441,8 @@ const tails = new WeakMap<LayerCtx, Map<string, ChipTensor[]>>();
 function tailCopies(ctx: LayerCtx, op: GraphOp, x: Act, vt: number, Q: number, start: number): ChipTensor[] {
   let m = tails.get(ctx);
   if (!m) tails.set(ctx, (m = new Map()));
-  const key = `${x.t.name}:${vt}:${Q}`;
+  // (every projection of x takes up to the same Q = floor(lanes / vt) copies)
+  const key = x.t.name;
   const have = m.get(key);
   if (have) return have;
   const { sch, chip } = ctx;
