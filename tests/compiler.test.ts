@@ -159,11 +159,11 @@ describe('layer projections: how K-tiles are dealt to the MXM planes (linear.ts 
 describe('SRAM headroom (sram.ts): activations at the top of the last feeding groups when the activation pairs are full', () => {
   const chip = loadChipPreset('tsp-v1');
   const V = chip.memVectorsPerSlice;
-  const make = () => {
+  const make = (headroom = true) => {
     const sch = new Schedule(chip);
     const ws = new WeightStore(sch, 2);
     const last = ws.planes.flatMap((pl) => pl.groups[pl.groups.length - 1]!);
-    return { sram: new Sram(sch, ws.activationSlices, true, ws.spareSlices, last), ws, last };
+    return { sram: new Sram(sch, ws.activationSlices, true, ws.spareSlices, headroom ? last : []), ws, last };
   };
   it('a tensor the pairs cannot hold goes to the top of a headroom pair, above the weights\' share', () => {
     const { sram, ws, last } = make();
@@ -184,9 +184,7 @@ describe('SRAM headroom (sram.ts): activations at the top of the last feeding gr
     expect(ws.planes.flatMap((pl) => pl.groups[1]!)).toEqual(last);
   });
   it('without headroom slices the same tensor is a FitError naming it', () => {
-    const sch = new Schedule(chip);
-    const ws = new WeightStore(sch, 2);
-    const sram = new Sram(sch, ws.activationSlices, true, ws.spareSlices);
+    const { sram } = make(false);
     for (const [a, b] of sram.pairs) sram.take([a, b], V, 'filler');
     expect(() => sram.alloc('fits', 'fp32', 400)).toThrow(/tensor fits \(fp32\[400,320\]\) does not fit/);
   });

@@ -10,6 +10,7 @@ import { loadModelConfig } from '../models/config.js';
 import { loadChipPreset } from '../chip/preset.js';
 import { loadCoreWasm } from '../chip/wasm-node.js';
 import { MODEL_DTYPES, type ModelDtype } from '../models/quant.js';
+import { projections } from '../models/graph.js';
 import { compileLayer, type CompiledLayer, type CompileLayerOptions, type OnOp } from '../compiler/layer.js';
 import { runCompiledLayer, type LayerRun } from '../compiler/run-layer.js';
 import { DEFAULT_CHIP } from './program-file.js';
@@ -69,9 +70,7 @@ const HOST_TOKENS_DOUBLING = 512;
 /** A run or compile with values that would not fit this machine's memory is refused up front
  * (else the system kills it, with no word said). */
 function checkHostMemory(config: ReturnType<typeof loadModelConfig>, tokens: number): void {
-  const H = config.hiddenSize;
-  const D = config.headDim;
-  const weights = H * D * (2 * config.numAttentionHeads + 2 * config.numKeyValueHeads) + 3 * H * config.intermediateSize;
+  const weights = projections(config).reduce((n, p) => n + p.out * p.in, 0);
   const need = weights * HOST_BYTES_PER_WEIGHT * (1 + tokens / HOST_TOKENS_DOUBLING);
   const have = totalmem();
   if (need > 0.8 * have) {

@@ -205,25 +205,24 @@ export function state(ctx: LayerCtx): State {
     const all = ws.activationSlices.filter((s) => s.startsWith(`MEM.${side}`));
     return all.length >= 4 * PP + 2 ? all.filter((s) => !ctx.sram.pairs[0]!.includes(s) && !ctx.sram.pairs.find(([x]) => x.startsWith(`MEM.${side}`))!.includes(s)) : all;
   };
+  // the blocked pipeline (several new tokens) installs a set per block, from the activation
+  // slices: each plane takes a run of (up to four) slices nearest the MXMs, so that an install
+  // holds few pairs and none near the VXM, where the softmax rows live; the next pair stays out
+  // too where the planes have few sets to install (up to 16 each)
+  const blockedSlices = (pl: (typeof ws.planes)[number]) => {
+    let sideSlices = sideSlicesOf(pl.side);
+    if (sideSlices.length >= 4 * PP + 2 && nSig * nT + B * vGroups * nC <= 16 * 2 * PP) sideSlices = sideSlices.slice(2);
+    const far = [...sideSlices].sort((x, y) => Math.abs(ctx.sch.position(y) - ctx.vxm) - Math.abs(ctx.sch.position(x) - ctx.vxm));
+    const n = Math.max(1, Math.min(4, Math.floor(far.length / PP)));
+    return far.slice(pl.p * n, pl.p * n + n);
+  };
   for (const pl of ws.planes) {
     // one new token: the cache in the plane's last feeding group, whose F slices fill the plane's
     // streams as the weights do (an fp16 set in H / F IW cycles; in the activation slices it took
-    // H / 5 on Llama-2-7B: decode 12333 -> 11504 cycles); the weights fill the groups first to
-    // last. Where they would not fit beside it (LayerCtx.cacheNear), in the activation slices:
-    let mine = pl.groups[pl.groups.length - 1]!.slice();
-    // every P-th of its side's activation slices
-    if (ctx.cacheNear && !vDup) mine = sideSlicesOf(pl.side).filter((_, i) => i % PP === pl.p);
-    if (vDup) {
-      // the blocked pipeline installs a set per block, from the activation slices: each plane
-      // takes a run of (up to four) slices nearest the MXMs, so that an install holds few pairs
-      // and none near the VXM, where the softmax rows live; the next pair stays out too where the
-      // planes have few sets to install (up to 16 each)
-      let sideSlices = sideSlicesOf(pl.side);
-      if (sideSlices.length >= 4 * PP + 2 && nSig * nT + B * vGroups * nC <= 16 * 2 * PP) sideSlices = sideSlices.slice(2);
-      const far = [...sideSlices].sort((x, y) => Math.abs(ctx.sch.position(y) - ctx.vxm) - Math.abs(ctx.sch.position(x) - ctx.vxm));
-      const n = Math.max(1, Math.min(4, Math.floor(far.length / PP)));
-      mine = far.slice(pl.p * n, pl.p * n + n);
-    }
+    // H / 5 on Llama-2-7B: decode 12333 -> 11504 cycles; the weights fill the groups first to
+    // last), or, where they would not fit beside it (LayerCtx.cacheNear), in every P-th of its
+    // side's activation slices
+    const mine = vDup ? blockedSlices(pl) : ctx.cacheNear ? sideSlicesOf(pl.side).filter((_, i) => i % PP === pl.p) : pl.groups[pl.groups.length - 1]!.slice();
     const r = Math.min(mine.length, chip.mxmInstallRows, Math.floor(chip.streamsPerDirection / 2));
     if (r < 1) continue;
     planes.push({ queue: pl.queue, pos: pl.pos, east: pl.side === 'E', slices: mine.slice(0, r), k: [], v: [] });

@@ -221,20 +221,23 @@ export function compileGraph(config: ModelConfig, graph: LayerGraph, weights: St
   // (and the decode KV cache in the last groups, or, where the weights then do not fit beside
   // it, in the activation slices: a batch of long sequences)
   const most = maxGroupsPerPlane(o.chip);
-  for (const cacheNear of [false, true]) {
+  const withGroups = (cacheNear: boolean): CompiledLayer => {
     for (let groups = WeightStore.groupsFor(o.chip, matrixBytes(graph) / o.share.ranks); ; groups++) {
       try {
         return compileWith(config, graph, weights, inputs, o, groups, cacheNear);
       } catch (e) {
-        if (!(e instanceof WeightsFull)) throw e;
-        if (groups >= most) {
-          if (cacheNear) throw e;
-          break;
-        }
+        if (!(e instanceof WeightsFull) || groups >= most) throw e;
       }
     }
+  };
+  try {
+    return withGroups(false);
+  } catch (e) {
+    // (only a decode layer keeps its cache in the groups: attention.ts)
+    const decodeCache = graph.shape.tokens === 1 && graph.ops.some((op) => op.name === 'kv_append');
+    if (!(e instanceof WeightsFull) || !decodeCache) throw e;
+    return withGroups(true);
   }
-  throw new Error('internal: unreachable');
 }
 
 function compileWith(config: ModelConfig, graph: LayerGraph, weights: StoredWeights, inputs: LayerInputs, o: GraphCompileOptions, groups: number, cacheNear: boolean): CompiledLayer {
@@ -256,7 +259,7 @@ function compileWith(config: ModelConfig, graph: LayerGraph, weights: StoredWeig
   };
   // the weights' share of the last feeding groups (the groups fill first to last), kept from the
   // activations that find every activation pair full
-  sram.reserveForWeights(lastGroupWeightsBound(ctx, graph.ops));
+  if (o.headroom) sram.reserveForWeights(lastGroupWeightsBound(ctx, graph.ops));
   const { rows: M } = graph.shape;
   const H = config.hiddenSize;
   const L = chip.lanes;
@@ -373,18 +376,17 @@ export function compileLayer(config: ModelConfig, o: CompileLayerOptions): Compi
       throw new SfError(`the layer's weights (${mib(matrixBytes(graph))} of int8 matrices) do not fit on ${o.chips} x ${o.chip.name} (${mib(ws.capacityBytes(o.chip) * o.chips)} of weight slices)${need ? `: try --chips ${need}` : ''}`);
     }
     // (the chips asked for, with the weight slices' headroom if the activations need it)
-    try {
-      return compileFor(config, o, graph, data().weights, data().inputs, o.chips);
-    } catch (e) {
-      if (!(e instanceof FitError)) throw e;
+    let miss: FitError | null = null;
+    for (const headroom of [false, true]) {
       try {
-        return compileFor(config, o, graph, data().weights, data().inputs, o.chips, true);
-      } catch (e2) {
-        if (!(e2 instanceof FitError)) throw e2;
-        const need = chipCounts(config).find((n) => n > o.chips! && fitsRoughly(o.chip, graph, n));
-        throw new SfError(`${e2.message}; the layer does not fit on ${o.chips} x ${o.chip.name}${need ? `: try --chips ${need}` : ''}`);
+        return compileFor(config, o, graph, data().weights, data().inputs, o.chips, headroom);
+      } catch (e) {
+        if (!(e instanceof FitError)) throw e;
+        miss = e;
       }
     }
+    const need = chipCounts(config).find((n) => n > o.chips! && fitsRoughly(o.chip, graph, n));
+    throw new SfError(`${miss!.message}; the layer does not fit on ${o.chips} x ${o.chip.name}${need ? `: try --chips ${need}` : ''}`);
   }
   // the fewest chips that hold the layer; the weight slices' headroom only where no chip count
   // holds it without (more chips keep the activations near the VXM: Llama-2-7B's 128-token

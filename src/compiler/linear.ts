@@ -20,9 +20,9 @@ import { chain, encodeF32, readRow, readTwo, storeRow } from './rows.js';
 import { encodeElements } from '../util/numerics.js';
 import type { DtypeName } from '../isa/dtypes.js';
 import { ScheduleConflict } from './schedule.js';
-import { CHIP_BYTES, type ChipTensor } from './sram.js';
+import type { ChipTensor } from './sram.js';
 import { allReduceRows } from './allreduce.js';
-import { reduceScatterRows } from './reduce-scatter.js';
+import { reduceScatterPad, reduceScatterPays, reduceScatterRows } from './reduce-scatter.js';
 import { WeightsFull } from './weight-store.js';
 
 type LinearAttrs = Extract<GraphOp['attrs'], { kind: 'linear' }>;
@@ -62,6 +62,16 @@ export function linearOutPer(ctx: LayerCtx, op: GraphOp): number {
   return ['q_proj', 'k_proj', 'v_proj'].includes(op.name) ? headsPer(ctx.chip, ctx.graph.config.headDim) : ctx.chip.lanes;
 }
 
+/** How a weight set of `dtype` installs: an int8 weight row is one stream, a fp16/bf16 row two
+ * (its byte planes); a plane holds lanes int8 rows or lanes/2 float rows (KR), installed
+ * rowsPerIW a cycle in I IW cycles. */
+function installGeometry(ctx: LayerCtx, dtype: string): { eb: number; KR: number; rowsPerIW: number; I: number } {
+  const eb = dtype === 'int8' ? 1 : 2;
+  const KR = ctx.chip.lanes / eb;
+  const rowsPerIW = ctx.weightStore.R / eb;
+  return { eb, KR, rowsPerIW, I: Math.ceil(KR / rowsPerIW) };
+}
+
 /**
  * At most how many vectors of each slice of a plane's last feeding group the weights of `ops`
  * take (before their inputs' layouts are known): a K-tile install takes I x memPorts vectors of
@@ -71,16 +81,14 @@ export function linearOutPer(ctx: LayerCtx, op: GraphOp): number {
  */
 export function lastGroupWeightsBound(ctx: LayerCtx, ops: GraphOp[]): number {
   const { chip, weightStore: ws } = ctx;
-  const L = chip.lanes;
   const D = ctx.graph.config.headDim;
   let units = 0;
   let unit = 1;
   for (const op of ops) {
     if (op.attrs.kind !== 'linear') continue;
     const sh = linearShare(ctx, op);
-    const eb = op.dtype === 'int8' ? 1 : 2;
-    const KR = L / eb;
-    unit = Math.max(unit, Math.ceil(KR / (ws.R / eb)) * chip.memPorts);
+    const { KR, I } = installGeometry(ctx, op.dtype);
+    unit = Math.max(unit, I * chip.memPorts);
     const perIn = op.name === 'o_proj' ? Math.max(1, Math.floor(KR / D)) * D : KR;
     units += Math.ceil((Math.ceil(sh.outCols / linearOutPer(ctx, op)) * Math.ceil(sh.inCols / perIn)) / ws.planes.length) + 1;
   }
@@ -101,12 +109,8 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
   const ports = chip.memPorts;
   const dRead = chip.delays.memRead;
   const { R, F } = ws;
-  // an int8 weight row is one stream, a fp16/bf16 row two (its byte planes); a plane holds lanes
-  // int8 rows or lanes/2 float rows, and a float MM issues in two cycles
-  const eb = fp ? 2 : 1;
-  const KR = fp ? L / 2 : L;
-  const rowsPerIW = R / eb;
-  const I = Math.ceil(KR / rowsPerIW);
+  const { eb, KR, rowsPerIW, I } = installGeometry(ctx, op.dtype);
+  // (a float MM issues in two cycles)
   const mmIssue = fp ? 2 : 1;
   const mmDt = op.dtype;
   const x = act(ctx, op.inputs[0]!.name);
@@ -127,8 +131,8 @@ export function lowerMatmul(ctx: LayerCtx, op: GraphOp, start: number): number {
   // several rows: the sums are written while later rows of x are read, on cycles a fixed
   // distance apart; sharing a slice with x would collide on every K-tile
   const xSlices = M > 1 ? [...x.t.slices, ...(x.mirror?.slices ?? [])] : [];
-  // (pad rows for the reduce-scatter's last slot: up to a multiple of the chips)
-  const pad = sh.rowSplit && useReduceScatter(ctx, M * nt, 4) ? (ctx.share.ranks - ((M * nt) % ctx.share.ranks)) % ctx.share.ranks : 0;
+  // (pad rows for a reduce-scatter's last slot)
+  const pad = sh.rowSplit ? reduceScatterPad(ctx, M * nt) : 0;
   const acc = newAct(ctx, `${op.name}.acc`, fp ? 'fp32' : 'int32', M, sh.outCols, perOut, sh.outFirst, false, xSlices, pad);
   ctx.units.add('MEM').add('MXM');
 
@@ -430,7 +434,7 @@ export function packTails(piecesOf: Piece[][], nt: number, kt: number, Q: number
   }
 }
 
-const tails = new WeakMap<LayerCtx, Map<string, ChipTensor[]>>();
+const tailCopiesOf = new WeakMap<LayerCtx, Map<string, ChipTensor[]>>();
 
 /**
  * x's last K-tile with its vt features moved to lanes j*vt.. and zeros elsewhere, for j < Q: the
@@ -439,8 +443,8 @@ const tails = new WeakMap<LayerCtx, Map<string, ChipTensor[]>>();
  * (x.t, and x.mirror where there is one), made once per x (gate and up share them).
  */
 function tailCopies(ctx: LayerCtx, op: GraphOp, x: Act, vt: number, Q: number, start: number): ChipTensor[] {
-  let m = tails.get(ctx);
-  if (!m) tails.set(ctx, (m = new Map()));
+  let m = tailCopiesOf.get(ctx);
+  if (!m) tailCopiesOf.set(ctx, (m = new Map()));
   // (every projection of x takes up to the same Q = floor(lanes / vt) copies)
   const key = x.t.name;
   const have = m.get(key);
@@ -511,14 +515,6 @@ function linearShareFor(ctx: LayerCtx, op: GraphOp, rank: number) {
   return linearShare({ ...ctx, share: { ...ctx.share, rank } }, op);
 }
 
-/** An all-reduce of `rows` rows of `bytes` stream vectors by reduce-scatter + all-gather: on more
- * than two chips, where the link time it saves exceeds one more link latency and message. */
-function useReduceScatter(ctx: LayerCtx, rows: number, bytes: number): boolean {
-  const N = ctx.share.ranks;
-  const busy = bytes * ctx.chip.c2cVectorCycles;
-  return N > 2 && (rows - 2 * Math.ceil(rows / N)) * busy > ctx.chip.c2cLatencyCycles + busy;
-}
-
 /** Row-split projections (o, down on several chips): all-reduce the int32 partial sums. */
 export function lowerAccReduce(ctx: LayerCtx, op: GraphOp, start: number): number {
   if (!linearShare(ctx, op).rowSplit) return start;
@@ -526,9 +522,8 @@ export function lowerAccReduce(ctx: LayerCtx, op: GraphOp, start: number): numbe
   const fp = acc.t.dtype === 'fp32';
   const rows = acc.tokens * acc.tiles;
   const add = fp ? 'ADD.fp32' : 'ADD.int32';
-  // more than two chips: a reduce-scatter then an all-gather (2 ceil(rows / N) messages a link
-  // instead of rows) where the messages it saves outweigh its second trip over the links
-  if (useReduceScatter(ctx, rows, CHIP_BYTES[acc.t.dtype])) return reduceScatterRows(ctx, acc.t, rows, add, start, `${op.name} all-reduce`);
+  // more than two chips: a reduce-scatter then an all-gather where that pays
+  if (reduceScatterPays(ctx, rows)) return reduceScatterRows(ctx, acc.t, rows, add, start, `${op.name} all-reduce`);
   // in place: a row's sum is written after its sends and its own read (it waits for the peers')
   return allReduceRows(ctx, acc.t, rows, add, acc.t, start, `${op.name} all-reduce`);
 }

@@ -20,6 +20,22 @@ import { chain } from './rows.js';
 import { CHIP_BYTES, FitError, planesPerSlice, type ChipTensor } from './sram.js';
 import { ScheduleConflict } from './schedule.js';
 
+/** Whether an all-reduce of `rows` int32/fp32 rows goes by reduce-scatter + all-gather: on more
+ * than two chips, where the link time it saves (rows - 2 ceil(rows / N) messages) exceeds one
+ * more link latency and message. */
+export function reduceScatterPays(ctx: LayerCtx, rows: number): boolean {
+  const N = ctx.share.ranks;
+  const busy = 4 * ctx.chip.c2cVectorCycles;
+  return N > 2 && (rows - 2 * Math.ceil(rows / N)) * busy > ctx.chip.c2cLatencyCycles + busy;
+}
+
+/** Rows a tensor of `rows` rows needs after them for a reduce-scatter's last slot (up to a
+ * multiple of the chips), 0 where it goes otherwise. */
+export function reduceScatterPad(ctx: LayerCtx, rows: number): number {
+  const N = ctx.share.ranks;
+  return reduceScatterPays(ctx, rows) ? (N - (rows % N)) % N : 0;
+}
+
 export function reduceScatterRows(ctx: LayerCtx, t: ChipTensor, rows: number, op: 'ADD.int32' | 'ADD.fp32' | 'MAX.fp32', start: number, what: string): number {
   const { sch, chip } = ctx;
   const d = chip.delays;
@@ -94,7 +110,7 @@ export function reduceScatterRows(ctx: LayerCtx, t: ChipTensor, rows: number, op
     return { base, ready };
   };
   const slotRows = (i: number) => Array.from({ length: Math.min(N, rows - i * N) }, (_, x) => `${t.name}[${i * N + x}]`);
-  // receives on a link: the arrival cycles of its messages in order, to keep its buffer
+  // a receive of a link's message n (arrival cycles in order) before message n + buffer lands
   const checkBuffer = (arrivals: number[], n: number, recvAt: number, w: string) => {
     const later = arrivals[n + chip.c2cBufferMessages];
     if (later !== undefined && recvAt >= later) throw new Error(`internal: ${w}: received on cycle ${recvAt}, after ${chip.c2cBufferMessages} more messages reached the link's buffer`);
@@ -117,21 +133,23 @@ export function reduceScatterRows(ctx: LayerCtx, t: ChipTensor, rows: number, op
       c = s + busy;
     }
   }
-  // round 1, sums: the own row and the N - 1 partials, chained at the VXM, written back
+  // round 1, sums: the own row and the N - 1 partials, chained at the VXM, written back; link m
+  // brings the peer's round 1 on its link N - 2 - m
+  const arrive1 = links.map((m) => sent1[N - 2 - m]!.map((x) => x + flight));
   const summed = new Array<number>(K).fill(0);
   const lastRecv = links.map(() => start);
   let c = start;
   for (let i = 0; i < K; i++) {
     const w = `${what} round 1 slot ${i} sum`;
-    const arrive = Math.max(...links.map((m) => sent1[N - 2 - m]![i]! + flight));
+    const arrive = Math.max(...links.map((m) => arrive1[m]![i]!));
     c = sch.attempt(Math.max(c, arrive), (t0) => {
       let acc = gatherTo(0, i, vxm, t0, slotRows(i), w);
       for (const m of links) {
         const at = t0 + m * d.vxmAlu;
         const pos = cpos(m);
         const recvAt = at - d.c2cRecv - sch.travel(pos, vxm);
-        if (recvAt < sent1[N - 2 - m]![i]! + flight) throw new ScheduleConflict(`${w}: not yet arrived on link ${m}`);
-        checkBuffer(sent1[N - 2 - m]!.map((x) => x + flight), i, recvAt, w);
+        if (recvAt < arrive1[m]![i]!) throw new ScheduleConflict(`${w}: not yet arrived on link ${m}`);
+        checkBuffer(arrive1[m]!, i, recvAt, w);
         const rb = sch.pickStreams(pos < vxm, width, [{ offset: 0, width, from: pos, cycle: recvAt + d.c2cRecv, to: vxm }], w);
         sch.issue(`C2C.${m}`, recvAt, `RECV ${name(rb)}, ${width}`);
         lastRecv[m] = recvAt;
@@ -170,6 +188,7 @@ export function reduceScatterRows(ctx: LayerCtx, t: ChipTensor, rows: number, op
     }
   }
   // round 2, receives: each peer's sum to its row, after this chip sent its partial of that row
+  const arrive2 = links.map((m) => sent2[N - 2 - m]!.map((x) => x + flight));
   const done = [...summed];
   for (const m of links) {
     const pos = cpos(m);
@@ -177,9 +196,8 @@ export function reduceScatterRows(ctx: LayerCtx, t: ChipTensor, rows: number, op
     let r = lastRecv[m]! + 1;
     for (let i = 0; i < K; i++) {
       const w = `${what} round 2 slot ${i} link ${m}`;
-      const arrive = sent2[N - 2 - m]![i]! + flight;
-      r = sch.attempt(Math.max(r, arrive), (r0) => {
-        checkBuffer(sent2[N - 2 - m]!.map((x) => x + flight), i, r0, w);
+      r = sch.attempt(Math.max(r, arrive2[m]![i]!), (r0) => {
+        checkBuffer(arrive2[m]!, i, r0, w);
         const o = scatterFrom(m + 1, i, pos, r0 + d.c2cRecv, w);
         if (r0 + d.c2cRecv <= read1[m]![i]!) throw new ScheduleConflict(`${w}: the row is still to be sent in round 1`);
         sch.issue(`C2C.${m}`, r0, `RECV ${name(o.base)}, ${width}`);

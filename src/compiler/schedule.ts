@@ -48,6 +48,12 @@ export interface TensorDecl {
   output?: boolean;
 }
 
+/** Index of the span in `list` (flat lo, hi pairs) that overlaps lo..hi, or -1. */
+function overlapAt(list: number[] | undefined, lo: number, hi: number): number {
+  if (list) for (let i = 0; i < list.length; i += 2) if (lo <= list[i + 1]! && list[i]! <= hi) return i;
+  return -1;
+}
+
 export class Schedule {
   readonly chip: ChipConfig;
   readonly plan: Floorplan;
@@ -187,8 +193,7 @@ export class Schedule {
   /** True if positions lo..hi of one flight of streams id .. id+width-1 are free. */
   spanFree(id: number, width: number, flight: number, lo: number, hi: number): boolean {
     for (let s = id; s < id + width; s++) {
-      const list = this.spans[s]?.get(flight);
-      if (list) for (let i = 0; i < list.length; i += 2) if (lo <= list[i + 1]! && list[i]! <= hi) return false;
+      if (overlapAt(this.spans[s]?.get(flight), lo, hi) >= 0) return false;
     }
     return true;
   }
@@ -225,17 +230,11 @@ export class Schedule {
   claimStreams(id: number, width: number, flight: number, lo: number, hi: number, what: string): void {
     for (let s = id; s < id + width; s++) {
       const flights = (this.spans[s] ??= new Map());
-      let list = flights.get(flight);
-      if (list) {
-        for (let i = 0; i < list.length; i += 2) {
-          if (lo <= list[i + 1]! && list[i]! <= hi) throw new ScheduleConflict(`${what}: stream ${this.plan.streamName(s)} flight ${flight} positions ${lo}..${hi} overlap ${list[i]}..${list[i + 1]}`);
-        }
-      } else {
-        list = [];
-        flights.set(flight, list);
-      }
-      list.push(lo, hi);
-      const held = list;
+      const held = flights.get(flight) ?? [];
+      const i = overlapAt(held, lo, hi);
+      if (i >= 0) throw new ScheduleConflict(`${what}: stream ${this.plan.streamName(s)} flight ${flight} positions ${lo}..${hi} overlap ${held[i]}..${held[i + 1]}`);
+      if (!held.length) flights.set(flight, held);
+      held.push(lo, hi);
       this.undo?.push(() => {
         // undone in reverse order, so the span is the last one with these bounds
         for (let i = held.length - 2; i >= 0; i -= 2) {

@@ -81,15 +81,22 @@ export class Sram {
     return this.top.get(slice) ?? this.chip.memVectorsPerSlice;
   }
 
+  /** The lowest address a tensor may take in a slice: above the weights' line from the top. */
+  private floor(slice: string, fromTop: boolean): number {
+    const low = this.next.get(slice) ?? 0;
+    return fromTop ? Math.max(low, this.reserved.get(slice) ?? 0) : low;
+  }
+
   /** Vectors still free in a slice. */
   free(slice: string): number {
-    return this.limit(slice) - (this.next.get(slice) ?? 0);
+    return this.limit(slice) - this.floor(slice, false);
   }
 
   /** Reserves `vectors` consecutive addresses in every slice of `slices` (the same address):
-   * upwards from the lowest free one, or (`fromTop`) downwards from the highest. */
+   * upwards from the lowest free one, or (`fromTop`) downwards from the highest, above the line
+   * kept for the weights. */
   take(slices: string[], vectors: number, what: string, fromTop = false): number {
-    const low = Math.max(...slices.map((s) => this.next.get(s) ?? 0));
+    const low = Math.max(...slices.map((s) => this.floor(s, fromTop)));
     const high = Math.min(...slices.map((s) => this.limit(s)));
     if (low + vectors > high) {
       const short = low + vectors - high;
@@ -143,7 +150,7 @@ export class Sram {
     // weights' line, on the asked side first, the roomiest first; a 4-byte tensor too long for a
     // pair spreads its byte planes over two neighbouring pairs of a side, one plane a slice
     if (opts.pair === undefined) {
-      const room = (pr: string[]) => Math.min(...pr.map((x) => this.limit(x) - Math.max(this.next.get(x) ?? 0, this.reserved.get(x) ?? 0)));
+      const room = (pr: string[]) => Math.min(...pr.map((x) => this.limit(x) - this.floor(x, true)));
       const offSide = (pr: string[]) => Number(Boolean(opts.side) && !pr[0]!.startsWith(`MEM.${opts.side}`));
       const sameSide = (a: string, b: string) => a.slice(0, 5) === b.slice(0, 5);
       const quads = bytes === 4 ? this.headroom.flatMap((pr, i) => (i % 2 === 0 && this.headroom[i + 1] && sameSide(this.headroom[i + 1]![0], pr[0]) ? [[...pr, ...this.headroom[i + 1]!]] : [])) : [];
@@ -151,7 +158,6 @@ export class Sram {
       for (const pr of order) {
         if (opts.avoid?.some((s) => pr.includes(s))) continue;
         const slices = bytes === 1 ? [pr[0]!] : [...pr];
-        if (slices.some((x) => this.limit(x) - Math.max(1, rows) * (bytes / slices.length) < (this.reserved.get(x) ?? 0))) continue;
         try {
           return this.place(name, dtype, rows, slices, { ...opts, fromTop: true });
         } catch (e) {
