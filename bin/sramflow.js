@@ -8,10 +8,12 @@ import { getHeapStatistics } from 'node:v8';
 
 // A long prompt on a big model places millions of reservations (Llama-2-70B's 128-token prefill
 // layer peaks at ~3.2 GB while it compiles), more than node's default heap of ~4 GB leaves room
-// for: where the machine has the memory, run once more with a heap of up to 8 GB (3/4 of it),
-// passing on the signals (Ctrl-C stops `sramflow debug`) and the exit status.
+// for: where the machine has the memory, the commands that compile layers run once more with a
+// heap of up to 8 GB (3/4 of it), passing on the signals and the exit status (the others start
+// without the second node, ~0.1 s).
 const wantMiB = Math.min(8192, Math.floor((totalmem() / 2 ** 20) * 0.75));
-if (!process.env.SRAMFLOW_HEAP_SET && getHeapStatistics().heap_size_limit / 2 ** 20 < wantMiB - 512) {
+const compiles = ['run', 'compile', 'compare'].includes(process.argv[2] ?? '');
+if (compiles && !process.env.SRAMFLOW_HEAP_SET && getHeapStatistics().heap_size_limit / 2 ** 20 < wantMiB - 512) {
   const child = spawn(process.execPath, [...process.execArgv, `--max-old-space-size=${wantMiB}`, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     stdio: 'inherit',
     env: { ...process.env, SRAMFLOW_HEAP_SET: '1' },
